@@ -1,0 +1,89 @@
+import { claimStatements, finishClaims, readClaims } from "../shared/completion";
+import type { ConsumerConfig } from "../shared/config";
+import { bumpCounterStatement, recordActivityStatement, recordPartsStatement } from "../shared/db/parts";
+import { errorMessage } from "../shared/r2-errors";
+import { PartEvent } from "../shared/schemas";
+
+export type TallyBindings = { DB: D1Database; BUCKET: R2Bucket };
+
+type Delivery = { message: Message<unknown>; event: PartEvent };
+
+/**
+ * Tallies a batch of part events and completes every upload the batch made whole. D1 sees two
+ * round trips per batch whatever its size: one batch that records the parts, moves the
+ * activity clocks and claims the uploads that are now complete; one that records the outcomes.
+ */
+export async function tallyBatch(
+  batch: MessageBatch<unknown>,
+  bindings: TallyBindings,
+  settings: ConsumerConfig,
+  now: number = Date.now(),
+): Promise<void> {
+  const deliveries: Delivery[] = [];
+  let malformed = 0;
+  for (const message of batch.messages) {
+    const parsed = PartEvent.safeParse(message.body);
+    if (parsed.success) {
+      deliveries.push({ message, event: parsed.data });
+    } else {
+      // Retrying a message that can never parse would only feed the dead-letter queue.
+      malformed++;
+      console.warn(JSON.stringify({ event: "malformed_message", messageId: message.id, issues: parsed.error.issues.length }));
+      message.ack();
+    }
+  }
+
+  const { DB: db, BUCKET: bucket } = bindings;
+  const events = deliveries.map((delivery) => delivery.event);
+  const uploadIds = [...new Set(events.map((event) => event.uploadId))];
+  const statements: D1PreparedStatement[] = [];
+  if (malformed > 0) statements.push(bumpCounterStatement(db, "malformed_messages", malformed));
+  const claimsAt = statements.length + 2;
+  if (events.length > 0) {
+    statements.push(
+      recordPartsStatement(db, events, now),
+      recordActivityStatement(db, events, now),
+      ...claimStatements(db, uploadIds, crypto.randomUUID(), now, now - settings.completionLeaseMs),
+    );
+  }
+  if (statements.length === 0) return;
+
+  const retry = (items: Delivery[], why: string, error?: unknown) => {
+    if (items.length === 0) return;
+    console.warn(JSON.stringify({ event: "retrying_messages", why, count: items.length, error: error === undefined ? undefined : errorMessage(error) }));
+    for (const { message } of items) message.retry({ delaySeconds: settings.retryDelaySeconds });
+  };
+
+  let results: D1Result[];
+  try {
+    results = await db.batch(statements);
+  } catch (error) {
+    retry(deliveries, "tally_failed", error);
+    return;
+  }
+  if (events.length === 0) return;
+
+  const [claimedUploads, claimedParts] = [results[claimsAt + 1], results[claimsAt + 2]];
+  if (claimedUploads === undefined || claimedParts === undefined) throw new Error("D1 batch returned too few results");
+  const claims = readClaims(claimedUploads, claimedParts);
+  const claimedIds = new Set(claims.map((claim) => claim.upload.upload_id));
+
+  let retryIds: Set<string>;
+  try {
+    const outcomes = await finishClaims(db, bucket, claims, { maxAttempts: settings.maxCompleteAttempts });
+    retryIds = new Set([...outcomes].filter(([, outcome]) => outcome.kind === "retry").map(([id]) => id));
+    for (const [uploadId, outcome] of outcomes) {
+      console.log(JSON.stringify({ event: `completion_${outcome.kind}`, uploadId, ...outcome }));
+    }
+  } catch (error) {
+    // The claims stay in place; redelivery after the lease, or the cron, takes them over.
+    retryIds = claimedIds;
+    console.error(JSON.stringify({ event: "completion_error", error: errorMessage(error) }));
+  }
+
+  const toRetry = deliveries.filter((delivery) => retryIds.has(delivery.event.uploadId));
+  retry(toRetry, "completion_retry");
+  for (const delivery of deliveries) {
+    if (!retryIds.has(delivery.event.uploadId)) delivery.message.ack();
+  }
+}

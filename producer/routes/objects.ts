@@ -1,0 +1,76 @@
+import { Hono } from "hono";
+import { ApiError } from "../../shared/errors";
+import { R2Code, r2ErrorCode } from "../../shared/r2-errors";
+import type { AppEnv } from "../context";
+
+export const objects = new Hono<AppEnv>();
+
+objects.get("/:key{.+}", async (c) => {
+  const key = c.req.param("key");
+  const headers = c.req.raw.headers;
+  const isHead = c.req.method === "HEAD";
+
+  let object: R2Object | R2ObjectBody | null;
+  try {
+    object = isHead
+      ? await c.env.BUCKET.head(key)
+      : await c.env.BUCKET.get(key, { onlyIf: headers, range: headers.has("range") ? headers : undefined });
+  } catch (error) {
+    if (r2ErrorCode(error) === R2Code.invalidRange) {
+      throw new ApiError(416, "range_not_satisfiable", "the requested range is outside the object");
+    }
+    throw error;
+  }
+  if (object === null) throw new ApiError(404, "object_not_found", `no object with key ${key}`);
+
+  const responseHeaders = objectHeaders(object);
+  if (isHead) {
+    responseHeaders.set("content-length", String(object.size));
+    return new Response(null, { headers: responseHeaders });
+  }
+  if (!hasBody(object)) {
+    // R2 evaluated the conditional headers and held the body back.
+    if (headers.has("if-none-match") || headers.has("if-modified-since")) {
+      return new Response(null, { status: 304, headers: responseHeaders });
+    }
+    throw new ApiError(412, "precondition_failed", "the object does not match the request's preconditions");
+  }
+  const range = byteRange(object);
+  if (range === null) {
+    responseHeaders.set("content-length", String(object.size));
+    return new Response(object.body, { headers: responseHeaders });
+  }
+  responseHeaders.set("content-range", `bytes ${range.first}-${range.last}/${object.size}`);
+  responseHeaders.set("content-length", String(range.last - range.first + 1));
+  return new Response(object.body, { status: 206, headers: responseHeaders });
+});
+
+function hasBody(object: R2Object | R2ObjectBody): object is R2ObjectBody {
+  return "body" in object;
+}
+
+function objectHeaders(object: R2Object): Headers {
+  const headers = new Headers();
+  object.writeHttpMetadata(headers);
+  headers.set("etag", object.httpEtag);
+  headers.set("last-modified", object.uploaded.toUTCString());
+  headers.set("accept-ranges", "bytes");
+  return headers;
+}
+
+/** The inclusive byte span R2 returned, or null when it returned the whole object. */
+function byteRange(object: R2ObjectBody): { first: number; last: number } | null {
+  const range = object.range;
+  if (range === undefined) return null;
+  let first: number;
+  let length: number;
+  if ("suffix" in range) {
+    length = Math.min(range.suffix, object.size);
+    first = object.size - length;
+  } else {
+    first = range.offset ?? 0;
+    length = range.length ?? object.size - first;
+  }
+  if (first === 0 && length === object.size) return null;
+  return { first, last: first + length - 1 };
+}

@@ -1,0 +1,201 @@
+import { Hono } from "hono";
+import { abortUpload } from "../../shared/abort";
+import { claimReady, finishClaims } from "../../shared/completion";
+import { NO_PARTS, type PartsSummary, summarizeParts } from "../../shared/db/parts";
+import { fixExpectedParts, getUpload, insertUpload, type UploadRow } from "../../shared/db/uploads";
+import { ApiError } from "../../shared/errors";
+import { errorMessage } from "../../shared/r2-errors";
+import { CompleteUploadRequest, CreateUploadRequest, PartNumber, UploadId, type UploadStatus } from "../../shared/schemas";
+import { toUploadStatus } from "../../shared/status";
+import { type AppEnv, config } from "../context";
+import { declaredLength, ingestPart } from "../ingest";
+import { parseInput, readJson } from "../validation";
+
+export const uploads = new Hono<AppEnv>();
+
+/** Completion claims older than this are taken over; the producer only ever claims fresh ones. */
+const EXPLICIT_COMPLETE_LEASE_MS = 120_000;
+const EXPLICIT_COMPLETE_ATTEMPTS = 5;
+
+async function statusOf(db: D1Database, row: UploadRow): Promise<UploadStatus> {
+  return toUploadStatus(row, await summarizeParts(db, row.upload_id));
+}
+
+async function requireUpload(db: D1Database, rawId: string): Promise<UploadRow> {
+  const uploadId = parseInput(UploadId, rawId, "upload id");
+  const row = await getUpload(db, uploadId);
+  if (row === null) throw new ApiError(404, "upload_not_found", `no upload with id ${uploadId}`);
+  return row;
+}
+
+function notOpen(row: UploadRow): ApiError {
+  return new ApiError(409, "upload_not_open", `the upload is ${row.state} and takes no more parts`, {
+    state: row.state,
+  });
+}
+
+uploads.post("/", async (c) => {
+  const request = await readJson(c.req.raw, CreateUploadRequest);
+  const limits = config(c.env);
+  const partSize = request.partSize ?? limits.defaultPartSize;
+  if (partSize < limits.minPartSize || partSize > limits.maxPartSize) {
+    throw new ApiError(
+      400,
+      "invalid_part_size",
+      `partSize must be between ${limits.minPartSize} and ${limits.maxPartSize} bytes`,
+    );
+  }
+  const staleAfterSeconds = request.staleAfterSeconds ?? limits.defaultStaleAfterSeconds;
+  if (staleAfterSeconds > limits.maxStaleAfterSeconds) {
+    throw new ApiError(
+      400,
+      "invalid_stale_after",
+      `staleAfterSeconds must be at most ${limits.maxStaleAfterSeconds}`,
+    );
+  }
+
+  const multipart = await c.env.BUCKET.createMultipartUpload(request.key, {
+    httpMetadata: request.contentType === undefined ? undefined : { contentType: request.contentType },
+    customMetadata: request.metadata,
+  });
+  const now = Date.now();
+  try {
+    await insertUpload(c.env.DB, {
+      uploadId: multipart.uploadId,
+      key: request.key,
+      api: "native",
+      partSize,
+      expectedParts: request.parts ?? null,
+      contentType: request.contentType ?? null,
+      metadata: request.metadata ?? null,
+      staleAfterSeconds,
+      now,
+    });
+  } catch (error) {
+    // Without its D1 row nothing could ever complete or sweep the R2 upload: drop it now.
+    await multipart.abort().catch(() => undefined);
+    console.error(JSON.stringify({ event: "register_upload_failed", error: errorMessage(error) }));
+    throw new ApiError(503, "database_unavailable", "the upload could not be registered; try again", undefined, {
+      "Retry-After": "1",
+    });
+  }
+  const row = await getUpload(c.env.DB, multipart.uploadId);
+  if (row === null) throw new Error("an upload vanished right after it was registered");
+  const status = toUploadStatus(row, NO_PARTS);
+  return c.json({ ...status, parts: status.expectedParts }, 201, {
+    Location: `/uploads/${encodeURIComponent(row.upload_id)}`,
+  });
+});
+
+uploads.get("/:uploadId", async (c) => {
+  const row = await requireUpload(c.env.DB, c.req.param("uploadId"));
+  return c.json(await statusOf(c.env.DB, row));
+});
+
+uploads.delete("/:uploadId", async (c) => {
+  const row = await requireUpload(c.env.DB, c.req.param("uploadId"));
+  if (row.state !== "open" && row.state !== "aborted") {
+    throw new ApiError(409, "upload_not_open", `the upload is ${row.state} and can no longer be aborted`, {
+      state: row.state,
+    });
+  }
+  const ended = await abortUpload(c.env.DB, c.env.BUCKET, row.upload_id, "client", Date.now());
+  if (ended === null || ended.state !== "aborted") {
+    // It left `open` between our read and the abort: report what it became.
+    const now = ended ?? row;
+    throw new ApiError(409, "upload_not_open", `the upload is ${now.state} and can no longer be aborted`, {
+      state: now.state,
+    });
+  }
+  return c.json(await statusOf(c.env.DB, ended));
+});
+
+uploads.post("/:uploadId/complete", async (c) => {
+  let row = await requireUpload(c.env.DB, c.req.param("uploadId"));
+  const request = await readJson(c.req.raw, CompleteUploadRequest, {});
+  if (row.state === "aborted" || row.state === "failed") {
+    throw new ApiError(409, "upload_not_open", `the upload is ${row.state} and cannot be completed`, {
+      state: row.state,
+    });
+  }
+  if (row.state === "completed") return c.json(await statusOf(c.env.DB, row), 200);
+  if (row.state === "completing") return c.json(await statusOf(c.env.DB, row), 202);
+
+  if (row.expected_parts === null) {
+    if (request.parts === undefined) {
+      throw new ApiError(400, "parts_required", "this upload was created without a part count: send { \"parts\": N }");
+    }
+    checkRecordedParts(row, await summarizeParts(c.env.DB, row.upload_id), request.parts);
+    row = (await fixExpectedParts(c.env.DB, row.upload_id, request.parts, Date.now())) ?? (await requireUpload(c.env.DB, row.upload_id));
+  }
+  if (request.parts !== undefined && request.parts !== row.expected_parts) {
+    throw new ApiError(409, "parts_mismatch", `the upload expects ${row.expected_parts} parts, not ${request.parts}`);
+  }
+
+  const now = Date.now();
+  const claims = await claimReady(c.env.DB, [row.upload_id], now, now - EXPLICIT_COMPLETE_LEASE_MS);
+  if (claims.length > 0) {
+    await finishClaims(c.env.DB, c.env.BUCKET, claims, { maxAttempts: EXPLICIT_COMPLETE_ATTEMPTS });
+  }
+  const after = await requireUpload(c.env.DB, row.upload_id);
+  // 202: parts are still missing (or their events are in flight); the consumer completes it.
+  return c.json(await statusOf(c.env.DB, after), after.state === "completed" || after.state === "failed" ? 200 : 202);
+});
+
+uploads.put("/:uploadId/parts/:partNumber", async (c) => {
+  const uploadId = parseInput(UploadId, c.req.param("uploadId"), "upload id");
+  const partNumber = parseInput(PartNumber, c.req.param("partNumber"), "part number");
+  const size = declaredLength(c.req.raw);
+
+  const upload = await requireUpload(c.env.DB, uploadId);
+  if (upload.state !== "open") throw notOpen(upload);
+  checkPartSize(upload, partNumber, size);
+  const part = await ingestPart(c.env, upload, partNumber, c.req.raw.body, size);
+  return c.json(part, 200);
+});
+
+/**
+ * Parts of an upload created without a count could not be checked against it when they
+ * arrived; check them now, before the count is fixed, so a misfit is a clear 409 rather than
+ * a failed upload.
+ */
+function checkRecordedParts(row: UploadRow, parts: PartsSummary, count: number): void {
+  const beyond = parts.numbers.filter((n) => n > count);
+  if (beyond.length > 0) {
+    throw new ApiError(409, "parts_beyond_count", `parts ${beyond.join(", ")} are beyond a count of ${count}`);
+  }
+  const misfits = parts.sizes
+    .filter(({ partNumber, size }) => partNumber < count && size !== row.part_size)
+    .map(({ partNumber }) => partNumber);
+  if (misfits.length > 0) {
+    throw new ApiError(
+      409,
+      "part_size_mismatch",
+      `every part but the last must be exactly ${row.part_size} bytes; parts ${misfits.join(", ")} are not`,
+    );
+  }
+}
+
+/** R2 only completes uploads whose parts but the last share one size: refuse misfits up front. */
+function checkPartSize(upload: UploadRow, partNumber: number, size: number): void {
+  const partSize = upload.part_size;
+  const expected = upload.expected_parts;
+  if (partSize === null) return;
+  if (expected !== null && partNumber > expected) {
+    throw new ApiError(400, "part_out_of_range", `this upload has ${expected} parts; part ${partNumber} is beyond it`);
+  }
+  if (size > partSize) {
+    throw new ApiError(413, "part_too_large", `parts are at most ${partSize} bytes; this one is ${size}`);
+  }
+  const isFinal = expected !== null && partNumber === expected;
+  if (expected !== null && !isFinal && size !== partSize) {
+    throw new ApiError(
+      400,
+      "part_size_mismatch",
+      `every part but the last must be exactly ${partSize} bytes; part ${partNumber} is ${size}`,
+    );
+  }
+  if (size === 0 && !(isFinal && partNumber === 1)) {
+    throw new ApiError(400, "empty_part", "a part must not be empty");
+  }
+}

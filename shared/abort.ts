@@ -1,0 +1,23 @@
+import { abortQuietly } from "./completion";
+import { confirmR2AbortsStatement, getUpload, markAborted, type UploadRow } from "./db/uploads";
+
+/**
+ * Aborts an open upload: D1 first, so no completion can start from here on, then R2. An R2
+ * abort that fails stays pending in D1 and the cron retries it. Returns the upload as it ends
+ * up, or null when it does not exist.
+ */
+export async function abortUpload(
+  db: D1Database,
+  bucket: R2Bucket,
+  uploadId: string,
+  reason: string,
+  now: number,
+): Promise<UploadRow | null> {
+  const claimed = await markAborted(db, uploadId, reason, now);
+  if (claimed === null) return getUpload(db, uploadId);
+  if (await abortQuietly(bucket, claimed)) {
+    await confirmR2AbortsStatement(db, [uploadId]).run();
+    return { ...claimed, r2_abort_pending: 0 };
+  }
+  return claimed;
+}

@@ -1,0 +1,230 @@
+import type { PartRow } from "./db/parts";
+import type { UploadRow } from "./db/uploads";
+import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
+
+/** An upload this invocation owns the completion of, with the parts it will complete with. */
+export type Claim = { upload: UploadRow; parts: PartRow[] };
+
+export type CompletionOutcome =
+  | { kind: "completed"; etag: string; size: number }
+  | { kind: "failed"; reason: string; r2UploadGone?: boolean }
+  | { kind: "retry"; reason: string };
+
+export type CompletionPolicy = { maxAttempts: number };
+
+/**
+ * Statements that atomically claim every listed upload that is ready to complete (all expected
+ * parts recorded, and either open or held by a claim whose lease ran out), then read back what
+ * was claimed. Run them inside one `db.batch` so the claim and the reads are one transaction;
+ * pass the last two results to `readClaims`. Exactly one claimant can win an upload, however
+ * many batches, duplicate deliveries or explicit completes race for it.
+ */
+export function claimStatements(
+  db: D1Database,
+  uploadIds: string[],
+  claimId: string,
+  now: number,
+  leaseCutoff: number,
+): D1PreparedStatement[] {
+  return [
+    db
+      .prepare(
+        `UPDATE uploads SET state = 'completing', claim_id = ?2, claimed_at = ?3, updated_at = ?3,
+           complete_attempts = complete_attempts + 1
+         WHERE upload_id IN (SELECT value FROM json_each(?1))
+           AND (state = 'open' OR (state = 'completing' AND claimed_at <= ?4))
+           AND expected_parts IS NOT NULL
+           AND expected_parts = (SELECT count(*) FROM parts p
+                                 WHERE p.upload_id = uploads.upload_id AND p.part_number <= uploads.expected_parts)`,
+      )
+      .bind(JSON.stringify(uploadIds), claimId, now, leaseCutoff),
+    db.prepare("SELECT * FROM uploads WHERE claim_id = ?1").bind(claimId),
+    db
+      .prepare(
+        `SELECT p.upload_id, p.part_number, p.etag, p.size, p.uploaded_at
+         FROM parts p JOIN uploads u ON u.upload_id = p.upload_id
+         WHERE u.claim_id = ?1 AND p.part_number <= u.expected_parts
+         ORDER BY p.upload_id, p.part_number`,
+      )
+      .bind(claimId),
+  ];
+}
+
+export function readClaims(uploads: D1Result, parts: D1Result): Claim[] {
+  const partsByUpload = new Map<string, PartRow[]>();
+  for (const part of parts.results as PartRow[]) {
+    const list = partsByUpload.get(part.upload_id) ?? [];
+    list.push(part);
+    partsByUpload.set(part.upload_id, list);
+  }
+  return (uploads.results as UploadRow[]).map((upload) => ({
+    upload,
+    parts: partsByUpload.get(upload.upload_id) ?? [],
+  }));
+}
+
+/** Claims and reads in one round trip; for callers with nothing else to batch. */
+export async function claimReady(
+  db: D1Database,
+  uploadIds: string[],
+  now: number,
+  leaseCutoff: number,
+): Promise<Claim[]> {
+  const results = await db.batch(claimStatements(db, uploadIds, crypto.randomUUID(), now, leaseCutoff));
+  const [, uploads, parts] = results;
+  if (uploads === undefined || parts === undefined) throw new Error("D1 batch returned too few results");
+  return readClaims(uploads, parts);
+}
+
+/**
+ * Completes claimed uploads in R2 and records every outcome in one D1 batch. A permanent
+ * refusal fails the upload and aborts its R2 upload; anything else releases the claim so a
+ * later attempt can try again, until the attempts run out.
+ */
+export async function finishClaims(
+  db: D1Database,
+  bucket: R2Bucket,
+  claims: Claim[],
+  policy: CompletionPolicy,
+  now: () => number = Date.now,
+): Promise<Map<string, CompletionOutcome>> {
+  const outcomes = new Map<string, CompletionOutcome>();
+  const settled = await Promise.all(
+    claims.map(async (claim) => ({ claim, outcome: await completeInR2(bucket, claim, policy) })),
+  );
+
+  const statements: D1PreparedStatement[] = [];
+  for (const { claim, outcome } of settled) {
+    outcomes.set(claim.upload.upload_id, outcome);
+    statements.push(await recordOutcome(db, bucket, claim.upload, outcome, now()));
+  }
+  if (statements.length > 0) await db.batch(statements);
+  return outcomes;
+}
+
+async function completeInR2(bucket: R2Bucket, { upload, parts }: Claim, policy: CompletionPolicy) {
+  const sorted = [...parts].sort((a, b) => a.part_number - b.part_number);
+  try {
+    const object = await bucket
+      .resumeMultipartUpload(upload.object_key, upload.upload_id)
+      .complete(sorted.map((part) => ({ partNumber: part.part_number, etag: part.etag })));
+    return { kind: "completed", etag: object.etag, size: object.size } satisfies CompletionOutcome;
+  } catch (error) {
+    return classifyFailure(bucket, upload, sorted, error, policy);
+  }
+}
+
+async function classifyFailure(
+  bucket: R2Bucket,
+  upload: UploadRow,
+  parts: PartRow[],
+  error: unknown,
+  policy: CompletionPolicy,
+): Promise<CompletionOutcome> {
+  const code = r2ErrorCode(error);
+  const message = errorMessage(error);
+  switch (code) {
+    case R2Code.entityTooSmall:
+      return { kind: "failed", reason: `R2 refused the parts: a part other than the last is under 5 MiB (${message})` };
+    case R2Code.invalidMultipart:
+      return {
+        kind: "failed",
+        reason: `R2 refused the parts: parts other than the last must all have one size and the last may not be larger (${message})`,
+      };
+    case R2Code.noSuchUpload:
+      return (await finishedEarlier(bucket, upload, parts)) ?? {
+        kind: "failed",
+        reason: `the R2 multipart upload no longer exists (${message})`,
+        r2UploadGone: true,
+      };
+    default: {
+      // Transient R2 errors, and "part not found" (10025): a re-uploaded part whose newer event
+      // is still on its way produces the latter, so both deserve another attempt.
+      const reason = `completion attempt ${upload.complete_attempts} failed: ${message}`;
+      return upload.complete_attempts >= policy.maxAttempts ? { kind: "failed", reason } : { kind: "retry", reason };
+    }
+  }
+}
+
+/**
+ * R2 forgets a multipart upload once it is completed. If an earlier attempt completed it and
+ * died before recording that, the object is there: recognise it by its size and age.
+ */
+async function finishedEarlier(
+  bucket: R2Bucket,
+  upload: UploadRow,
+  parts: PartRow[],
+): Promise<CompletionOutcome | null> {
+  const object = await bucket.head(upload.object_key);
+  if (object === null) return null;
+  const expectedSize = parts.reduce((sum, part) => sum + part.size, 0);
+  const clockSkewMs = 5 * 60 * 1000;
+  if (object.size !== expectedSize || object.uploaded.getTime() < upload.created_at - clockSkewMs) return null;
+  return { kind: "completed", etag: object.etag, size: object.size };
+}
+
+async function recordOutcome(
+  db: D1Database,
+  bucket: R2Bucket,
+  upload: UploadRow,
+  outcome: CompletionOutcome,
+  now: number,
+): Promise<D1PreparedStatement> {
+  const claim = { uploadId: upload.upload_id, claimId: upload.claim_id ?? "" };
+  switch (outcome.kind) {
+    case "completed":
+      return recordCompletedStatement(db, claim, outcome, now);
+    case "failed": {
+      const aborted = outcome.r2UploadGone === true || (await abortQuietly(bucket, upload));
+      return db
+        .prepare(
+          `UPDATE uploads SET state = 'failed', failure_reason = ?3, r2_abort_pending = ?4, updated_at = ?5,
+             claim_id = NULL
+           WHERE upload_id = ?1 AND claim_id = ?2`,
+        )
+        .bind(claim.uploadId, claim.claimId, outcome.reason, aborted ? 0 : 1, now);
+    }
+    case "retry":
+      return releaseClaimStatement(db, claim, now);
+  }
+}
+
+type ClaimRef = { uploadId: string; claimId: string };
+
+export function recordCompletedStatement(
+  db: D1Database,
+  { uploadId, claimId }: ClaimRef,
+  object: { etag: string; size: number },
+  now: number,
+): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE uploads SET state = 'completed', object_etag = ?3, object_size = ?4, completed_at = ?5,
+         updated_at = ?5, claim_id = NULL
+       WHERE upload_id = ?1 AND claim_id = ?2`,
+    )
+    .bind(uploadId, claimId, object.etag, object.size, now);
+}
+
+/** Hands a claimed upload back to `open` so that a later attempt can claim it again. */
+export function releaseClaimStatement(db: D1Database, { uploadId, claimId }: ClaimRef, now: number): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE uploads SET state = 'open', claim_id = NULL, claimed_at = NULL, updated_at = ?3
+       WHERE upload_id = ?1 AND claim_id = ?2`,
+    )
+    .bind(uploadId, claimId, now);
+}
+
+/** Aborts an R2 upload; false when R2 could not be reached (the cron retries pending aborts). */
+export async function abortQuietly(bucket: R2Bucket, upload: Pick<UploadRow, "object_key" | "upload_id">) {
+  try {
+    await bucket.resumeMultipartUpload(upload.object_key, upload.upload_id).abort();
+    return true;
+  } catch (error) {
+    // Already gone is as good as aborted.
+    if (r2ErrorCode(error) === R2Code.noSuchUpload) return true;
+    console.warn(JSON.stringify({ event: "r2_abort_failed", uploadId: upload.upload_id, error: errorMessage(error) }));
+    return false;
+  }
+}

@@ -1,0 +1,158 @@
+import type { UploadState } from "../schemas";
+
+export type UploadRow = {
+  upload_id: string;
+  object_key: string;
+  api: "native" | "compat";
+  state: UploadState;
+  part_size: number | null;
+  expected_parts: number | null;
+  content_type: string | null;
+  custom_metadata: string | null;
+  stale_after_seconds: number;
+  created_at: number;
+  updated_at: number;
+  last_activity_at: number;
+  expires_at: number;
+  claim_id: string | null;
+  claimed_at: number | null;
+  complete_attempts: number;
+  completed_at: number | null;
+  object_etag: string | null;
+  object_size: number | null;
+  failure_reason: string | null;
+  abort_reason: string | null;
+  r2_abort_pending: number;
+};
+
+export type NewUpload = {
+  uploadId: string;
+  key: string;
+  api: UploadRow["api"];
+  partSize: number | null;
+  expectedParts: number | null;
+  contentType: string | null;
+  metadata: Record<string, string> | null;
+  staleAfterSeconds: number;
+  now: number;
+};
+
+export async function insertUpload(db: D1Database, upload: NewUpload): Promise<void> {
+  await db
+    .prepare(
+      `INSERT INTO uploads (upload_id, object_key, api, state, part_size, expected_parts, content_type,
+         custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at)
+       VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000)`,
+    )
+    .bind(
+      upload.uploadId,
+      upload.key,
+      upload.api,
+      upload.partSize,
+      upload.expectedParts,
+      upload.contentType,
+      upload.metadata === null ? null : JSON.stringify(upload.metadata),
+      upload.staleAfterSeconds,
+      upload.now,
+    )
+    .run();
+}
+
+export async function getUpload(db: D1Database, uploadId: string): Promise<UploadRow | null> {
+  return db.prepare("SELECT * FROM uploads WHERE upload_id = ?1").bind(uploadId).first<UploadRow>();
+}
+
+/** Fixes the part count of an upload created without one. Returns the row as it now is. */
+export async function fixExpectedParts(
+  db: D1Database,
+  uploadId: string,
+  parts: number,
+  now: number,
+): Promise<UploadRow | null> {
+  return db
+    .prepare(
+      `UPDATE uploads SET expected_parts = ?2, updated_at = ?3
+       WHERE upload_id = ?1 AND expected_parts IS NULL RETURNING *`,
+    )
+    .bind(uploadId, parts, now)
+    .first<UploadRow>();
+}
+
+/** Moves an open upload to `aborted`, leaving the R2 abort pending. Null when it was not open. */
+export async function markAborted(
+  db: D1Database,
+  uploadId: string,
+  reason: string,
+  now: number,
+): Promise<UploadRow | null> {
+  return db
+    .prepare(
+      `UPDATE uploads SET state = 'aborted', abort_reason = ?2, r2_abort_pending = 1, updated_at = ?3
+       WHERE upload_id = ?1 AND state = 'open' RETURNING *`,
+    )
+    .bind(uploadId, reason, now)
+    .first<UploadRow>();
+}
+
+export function confirmR2AbortsStatement(db: D1Database, uploadIds: string[]): D1PreparedStatement {
+  return db
+    .prepare(
+      `UPDATE uploads SET r2_abort_pending = 0
+       WHERE upload_id IN (SELECT value FROM json_each(?1))`,
+    )
+    .bind(JSON.stringify(uploadIds));
+}
+
+/** Claims up to `limit` open uploads whose stale window has passed, marking them aborted. */
+export async function claimStaleUploads(
+  db: D1Database,
+  now: number,
+  limit: number,
+): Promise<Pick<UploadRow, "upload_id" | "object_key">[]> {
+  const { results } = await db
+    .prepare(
+      `UPDATE uploads SET state = 'aborted', abort_reason = 'stale', r2_abort_pending = 1, updated_at = ?1
+       WHERE upload_id IN (
+         SELECT upload_id FROM uploads WHERE state = 'open' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2
+       ) AND state = 'open'
+       RETURNING upload_id, object_key`,
+    )
+    .bind(now, limit)
+    .all<Pick<UploadRow, "upload_id" | "object_key">>();
+  return results;
+}
+
+export async function listPendingR2Aborts(
+  db: D1Database,
+  limit: number,
+): Promise<Pick<UploadRow, "upload_id" | "object_key">[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT upload_id, object_key FROM uploads WHERE r2_abort_pending = 1 ORDER BY updated_at LIMIT ?1`,
+    )
+    .bind(limit)
+    .all<Pick<UploadRow, "upload_id" | "object_key">>();
+  return results;
+}
+
+/**
+ * Uploads that should be completed but are not being: a claim whose lease ran out (its
+ * invocation died), or an open upload whose parts are all recorded (its trigger was lost).
+ */
+export async function listStalledCompletions(
+  db: D1Database,
+  leaseCutoff: number,
+  limit: number,
+): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT upload_id FROM uploads u
+       WHERE (u.state = 'completing' AND u.claimed_at <= ?1)
+          OR (u.state = 'open' AND u.expected_parts IS NOT NULL AND u.expected_parts =
+               (SELECT count(*) FROM parts p WHERE p.upload_id = u.upload_id AND p.part_number <= u.expected_parts))
+       LIMIT ?2`,
+    )
+    .bind(leaseCutoff, limit)
+    .all<{ upload_id: string }>();
+  return results.map((row) => row.upload_id);
+}

@@ -1,0 +1,121 @@
+import { z } from "zod";
+
+/** R2's own bounds on multipart uploads. */
+export const MAX_PARTS = 10_000;
+const MAX_KEY_BYTES = 1024;
+
+export const ObjectKey = z
+  .string()
+  .min(1, "key must not be empty")
+  .refine((key) => new TextEncoder().encode(key).byteLength <= MAX_KEY_BYTES, {
+    message: `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`,
+  })
+  .refine((key) => !key.startsWith("/"), { message: "key must not start with '/'" })
+  .meta({ description: "Object key in the bucket", example: "videos/2026/cat.mp4" });
+
+export const UploadId = z.string().min(1).max(1024).meta({ description: "R2 multipart upload id" });
+
+export const PartNumber = z.coerce
+  .number()
+  .int("partNumber must be an integer")
+  .min(1, "partNumber must be between 1 and 10000")
+  .max(MAX_PARTS, "partNumber must be between 1 and 10000");
+
+export const UploadState = z.enum(["open", "completing", "completed", "aborted", "failed"]);
+export type UploadState = z.infer<typeof UploadState>;
+
+export const CreateUploadRequest = z
+  .strictObject({
+    key: ObjectKey,
+    parts: z.number().int().min(1).max(MAX_PARTS).optional().meta({
+      description: "Expected part count. With it the upload completes by itself once every part arrived.",
+    }),
+    partSize: z.number().int().positive().optional().meta({
+      description: "Size of every part but the last, in bytes. The last part may be smaller.",
+    }),
+    contentType: z.string().min(1).max(256).optional(),
+    metadata: z.record(z.string(), z.string()).optional().meta({
+      description: "Custom metadata stored on the finished object",
+    }),
+    staleAfterSeconds: z.number().int().positive().optional().meta({
+      description: "Abort the upload after this long without activity",
+    }),
+  })
+  .meta({ id: "CreateUploadRequest" });
+export type CreateUploadRequest = z.infer<typeof CreateUploadRequest>;
+
+export const CompleteUploadRequest = z
+  .strictObject({
+    parts: z.number().int().min(1).max(MAX_PARTS).optional().meta({
+      description: "Part count, required when the upload was created without one",
+    }),
+  })
+  .meta({ id: "CompleteUploadRequest" });
+
+export const PartRange = z.string().meta({ description: "A part number or an inclusive range", example: "4-7" });
+
+export const UploadStatus = z
+  .object({
+    uploadId: UploadId,
+    key: z.string(),
+    api: z.enum(["native", "compat"]),
+    state: UploadState,
+    partSize: z.number().int().nullable(),
+    expectedParts: z.number().int().nullable(),
+    receivedParts: z.number().int(),
+    missingParts: z.array(PartRange),
+    bytesReceived: z.number().int(),
+    contentType: z.string().nullable(),
+    metadata: z.record(z.string(), z.string()),
+    staleAfterSeconds: z.number().int(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    lastActivityAt: z.iso.datetime(),
+    expiresAt: z.iso.datetime().nullable(),
+    completedAt: z.iso.datetime().nullable(),
+    object: z.object({ etag: z.string(), size: z.number().int() }).nullable(),
+    failureReason: z.string().nullable(),
+    abortReason: z.string().nullable(),
+  })
+  .meta({ id: "UploadStatus" });
+export type UploadStatus = z.infer<typeof UploadStatus>;
+
+export const PartUploadedResponse = z
+  .object({
+    partNumber: z.number().int(),
+    etag: z.string(),
+    size: z.number().int(),
+  })
+  .meta({ id: "PartUploaded" });
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .meta({ id: "Error" });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+/** The message the producer sends once R2 has a part. Validated again by the consumer. */
+export const PartEvent = z
+  .object({
+    type: z.literal("part.uploaded"),
+    uploadId: UploadId,
+    key: z.string().min(1),
+    partNumber: z.number().int().min(1).max(MAX_PARTS),
+    etag: z.string().min(1),
+    size: z.number().int().nonnegative(),
+    uploadedAt: z.number().int().nonnegative().meta({ description: "Epoch ms when R2 accepted the part" }),
+  })
+  .meta({ id: "PartEvent" });
+export type PartEvent = z.infer<typeof PartEvent>;
+
+// Shapes of the seed-compatible API (Cloudflare's multipart Worker example).
+export const CompatCreated = z.object({ key: z.string(), uploadId: z.string() }).meta({ id: "CompatCreated" });
+export const CompatUploadedPart = z.object({ partNumber: z.number().int(), etag: z.string() });
+export const CompatCompleteRequest = z.object({
+  parts: z.array(z.object({ partNumber: z.number().int().min(1).max(MAX_PARTS), etag: z.string().min(1) })),
+});
