@@ -1,0 +1,172 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, type QueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import consumer from "../../consumer/index";
+import producer from "../../producer/index";
+import { consumerConfig, type ConsumerConfig } from "../../shared/config";
+import type { PartEvent, UploadStatus } from "../../shared/schemas";
+
+export const MiB = 1024 * 1024;
+export const PART = 5 * MiB;
+
+export type TestEnv = typeof env;
+
+/** Deterministic pseudo-random bytes, so every part of every test has distinct content. */
+export function bytes(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let state = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    out[i] = state & 0xff;
+  }
+  return out;
+}
+
+export function concat(...chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+export async function sha256(data: ArrayBuffer | Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", data);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A queue binding wrapper that records every event sent and can be told to fail. */
+export class RecordingQueue {
+  readonly sent: PartEvent[] = [];
+  failing = false;
+  constructor(private readonly real: Queue) {}
+
+  async send(body: PartEvent, options?: QueueSendOptions): Promise<void> {
+    if (this.failing) throw new Error("injected queue failure");
+    await this.real.send(body, options);
+    this.sent.push(body);
+  }
+
+  async sendBatch(messages: Iterable<MessageSendRequest<PartEvent>>, options?: QueueSendBatchOptions): Promise<void> {
+    if (this.failing) throw new Error("injected queue failure");
+    const list = [...messages];
+    await this.real.sendBatch(list, options);
+    this.sent.push(...list.map((message) => message.body));
+  }
+
+  /** Takes the events recorded so far, leaving none. */
+  drain(): PartEvent[] {
+    return this.sent.splice(0, this.sent.length);
+  }
+}
+
+/**
+ * A test's view of the pipeline: the producer Worker's fetch handler with a recording queue,
+ * and the consumer's queue and cron handlers, all on the real local bindings (optionally
+ * wrapped to inject faults).
+ */
+export class Pipeline {
+  readonly queue: RecordingQueue;
+  private readonly producerEnv: TestEnv;
+  private readonly consumerEnv: TestEnv;
+  readonly settings: ConsumerConfig;
+
+  constructor(overrides: { bucket?: R2Bucket; db?: D1Database; consumerVars?: Record<string, string> } = {}) {
+    this.queue = new RecordingQueue(env.PART_EVENTS);
+    const bucket = overrides.bucket ?? env.BUCKET;
+    const db = overrides.db ?? env.DB;
+    this.producerEnv = { ...env, BUCKET: bucket, DB: db, PART_EVENTS: this.queue as unknown as Queue };
+    this.consumerEnv = { ...env, BUCKET: bucket, DB: db, ...overrides.consumerVars };
+    this.settings = consumerConfig(this.consumerEnv as unknown as Record<string, unknown>);
+  }
+
+  async fetch(path: string, init?: RequestInit): Promise<Response> {
+    const request = new Request(new URL(path, "http://ingest.test"), init);
+    return producer.fetch(request, this.producerEnv, createExecutionContext());
+  }
+
+  async json<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {
+    const response = await this.fetch(path, init);
+    const text = await response.text();
+    return { status: response.status, body: (text === "" ? null : JSON.parse(text)) as T, headers: response.headers };
+  }
+
+  async create(body: Record<string, unknown>): Promise<UploadStatus> {
+    const { status, body: created } = await this.json<UploadStatus>("/uploads", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    expect(status).toBe(201);
+    return created;
+  }
+
+  putPart(uploadId: string, partNumber: number | string, data: Uint8Array, init: RequestInit = {}) {
+    return this.json<{ partNumber: number; etag: string; size: number }>(
+      `/uploads/${uploadId}/parts/${partNumber}`,
+      { method: "PUT", body: data, ...init, headers: { "content-length": String(data.byteLength), ...init.headers } },
+    );
+  }
+
+  async status(uploadId: string): Promise<UploadStatus> {
+    const { status, body } = await this.json<UploadStatus>(`/uploads/${uploadId}`);
+    expect(status).toBe(200);
+    return body;
+  }
+
+  /** Delivers events to the consumer as one batch, the way the queue would. */
+  async deliver(events: unknown[], attempts = 1): Promise<QueueResult> {
+    const batch = createMessageBatch<unknown>(
+      "ingest-part-events",
+      events.map((body, index) => ({ id: `m-${crypto.randomUUID()}-${index}`, timestamp: Date.now(), attempts, body })),
+    );
+    const ctx = createExecutionContext();
+    await consumer.queue(batch, this.consumerEnv, ctx);
+    return getQueueResult(batch, ctx);
+  }
+
+  /** Runs the consumer's cron at the given time. */
+  async cron(scheduledTime: number): Promise<void> {
+    const controller = { scheduledTime, cron: "* * * * *", noRetry() {} } satisfies ScheduledController;
+    await consumer.scheduled(controller, this.consumerEnv, createExecutionContext());
+  }
+}
+
+/** Uploads `count` parts of an upload, all `PART` bytes but the last, and returns the bytes. */
+export async function uploadParts(
+  pipeline: Pipeline,
+  uploadId: string,
+  partNumbers: number[],
+  total: number,
+  lastSize: number,
+  seed: number,
+): Promise<Map<number, Uint8Array>> {
+  const parts = new Map<number, Uint8Array>();
+  for (const n of partNumbers) {
+    const data = bytes(n === total ? lastSize : PART, seed * 100 + n);
+    const response = await pipeline.putPart(uploadId, n, data);
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    parts.set(n, data);
+  }
+  return parts;
+}
+
+export async function objectBytes(key: string): Promise<Uint8Array | null> {
+  const object = await env.BUCKET.get(key);
+  return object === null ? null : new Uint8Array(await object.arrayBuffer());
+}
+
+export function shuffled<T>(items: T[], seed: number): T[] {
+  const out = [...items];
+  let state = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    const j = state % (i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
