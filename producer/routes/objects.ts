@@ -62,14 +62,16 @@ function objectHeaders(object: R2Object): Headers {
 function byteRange(object: R2ObjectBody): { first: number; last: number } | null {
   const range = object.range;
   if (range === undefined) return null;
+  // R2's range object carries all of offset, length and suffix, with the unused ones undefined.
+  const { offset, length: spanLength, suffix } = range as { offset?: number; length?: number; suffix?: number };
   let first: number;
   let length: number;
-  if ("suffix" in range) {
-    length = Math.min(range.suffix, object.size);
+  if (suffix !== undefined) {
+    length = Math.min(suffix, object.size);
     first = object.size - length;
   } else {
-    first = range.offset ?? 0;
-    length = range.length ?? object.size - first;
+    first = offset ?? 0;
+    length = spanLength ?? object.size - first;
   }
   if (first === 0 && length === object.size) return null;
   return { first, last: first + length - 1 };

@@ -1,4 +1,10 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, type QueueResult } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  getQueueResult,
+  type QueueResult,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import consumer from "../../consumer/index";
@@ -124,15 +130,13 @@ export class Pipeline {
       "ingest-part-events",
       events.map((body, index) => ({ id: `m-${crypto.randomUUID()}-${index}`, timestamp: Date.now(), attempts, body })),
     );
-    const ctx = createExecutionContext();
-    await consumer.queue(batch, this.consumerEnv, ctx);
-    return getQueueResult(batch, ctx);
+    await consumer.queue(batch, this.consumerEnv);
+    return getQueueResult(batch, createExecutionContext());
   }
 
   /** Runs the consumer's cron at the given time. */
   async cron(scheduledTime: number): Promise<void> {
-    const controller = { scheduledTime, cron: "* * * * *", noRetry() {} } satisfies ScheduledController;
-    await consumer.scheduled(controller, this.consumerEnv, createExecutionContext());
+    await consumer.scheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), this.consumerEnv);
   }
 }
 
