@@ -70,3 +70,42 @@ function bound(target: object, prop: string | symbol): unknown {
 export function r2Error(message: string, code: number): Error {
   return new Error(`${message} (${code})`);
 }
+
+export type D1Probe = { db: D1Database; roundTrips: () => number };
+
+/** Counts D1 round trips: every batch, and every statement run on its own. */
+export function countRoundTrips(real: D1Database): D1Probe {
+  let trips = 0;
+  const executing = new Set<string | symbol>(["first", "run", "all", "raw"]);
+  const wrapStatement = (statement: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(statement, {
+      get(target, prop) {
+        if (prop === "bind") {
+          return (...values: unknown[]) => wrapStatement(target.bind(...values));
+        }
+        if (executing.has(prop)) {
+          const method = bound(target, prop) as (...args: unknown[]) => unknown;
+          return (...args: unknown[]) => {
+            trips++;
+            return method(...args);
+          };
+        }
+        return bound(target, prop);
+      },
+    });
+  const db = new Proxy(real, {
+    get(target, prop) {
+      if (prop === "prepare") {
+        return (sql: string) => wrapStatement(target.prepare(sql));
+      }
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          trips++;
+          return target.batch(statements);
+        };
+      }
+      return bound(target, prop);
+    },
+  });
+  return { db, roundTrips: () => trips };
+}

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { flakyDb, probeBucket, r2Error } from "./faults";
+import { countRoundTrips, flakyDb, probeBucket, r2Error } from "./faults";
 import { bytes, concat, objectBytes, Pipeline, PART, sha256, shuffled, uploadParts } from "./helpers";
 
 describe("auto-completion", () => {
@@ -125,6 +125,52 @@ describe("auto-completion", () => {
     expect(done.status).toBe(200);
     expect(done.body.state).toBe("completed");
     expect(done.body.object.size).toBe(PART + 31);
+  });
+});
+
+describe("tally cost", () => {
+  const fakeEvents = (uploadIds: string[], partsEach: number) =>
+    uploadIds.flatMap((uploadId, u) =>
+      Array.from({ length: partsEach }, (_, i) => ({
+        type: "part.uploaded",
+        uploadId,
+        key: `cost/${u}.bin`,
+        partNumber: i + 1,
+        etag: `etag-${u}-${i}`,
+        size: PART,
+        uploadedAt: Date.now(),
+      })),
+    );
+
+  it("records a batch in one D1 round trip whether it holds 1 event or 100", async () => {
+    const setup = new Pipeline();
+    const ids: string[] = [];
+    for (let u = 0; u < 10; u++) ids.push((await setup.create({ key: `cost/${u}.bin`, parts: 50, partSize: PART })).uploadId);
+
+    const single = countRoundTrips(env.DB);
+    await new Pipeline({ db: single.db }).deliver(fakeEvents(ids.slice(0, 1), 1));
+    const hundred = countRoundTrips(env.DB);
+    await new Pipeline({ db: hundred.db }).deliver(fakeEvents(ids, 10));
+
+    expect(single.roundTrips()).toBe(1);
+    expect(hundred.roundTrips()).toBe(1);
+    expect((await setup.status(ids[9]!)).receivedParts).toBe(10);
+  });
+
+  it("completes several uploads from one batch in two D1 round trips", async () => {
+    const probe = countRoundTrips(env.DB);
+    const pipeline = new Pipeline({ db: probe.db });
+    const setup = new Pipeline();
+    const events = [];
+    for (let u = 0; u < 3; u++) {
+      const upload = await setup.create({ key: `cost/complete-${u}.bin`, parts: 1, partSize: PART });
+      await uploadParts(setup, upload.uploadId, [1], 1, 10, 20 + u);
+      events.push(...setup.queue.drain());
+    }
+    await pipeline.deliver(events);
+    expect(probe.roundTrips()).toBe(2);
+    const states = await env.DB.prepare("SELECT state FROM uploads WHERE object_key LIKE 'cost/complete-%'").all<{ state: string }>();
+    expect(states.results.map((row) => row.state)).toEqual(["completed", "completed", "completed"]);
   });
 });
 
