@@ -27,28 +27,39 @@ const R2_CONCURRENCY = 10;
 export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, now: number): Promise<SweepReport> {
   const { DB: db, BUCKET: bucket } = bindings;
   const limit = settings.sweepBatchLimit;
+  const report: SweepReport = { staleAborted: 0, r2AbortsConfirmed: 0, r2AbortsPending: 0, completionsRetried: 0 };
+  const errors: unknown[] = [];
+  // Each phase runs even when an earlier one failed: one broken dependency should not stop the rest.
+  const phase = async (work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      errors.push(error);
+    }
+  };
 
-  const stale = await claimStaleUploads(db, now, limit);
-  const pending = await listPendingR2Aborts(db, limit);
-  const aborted = await mapWithConcurrency(pending, R2_CONCURRENCY, async (row) =>
-    (await abortQuietly(bucket, row)) ? row.upload_id : null,
-  );
-  const confirmed = aborted.filter((id): id is string => id !== null);
-  if (confirmed.length > 0) await confirmR2AbortsStatement(db, confirmed).run();
-
-  const leaseCutoff = now - settings.completionLeaseMs;
-  const stalled = await listStalledCompletions(db, leaseCutoff, limit);
-  let completionsRetried = 0;
-  if (stalled.length > 0) {
+  await phase(async () => {
+    report.staleAborted = (await claimStaleUploads(db, now, limit)).length;
+  });
+  await phase(async () => {
+    const pending = await listPendingR2Aborts(db, limit);
+    const aborted = await mapWithConcurrency(pending, R2_CONCURRENCY, async (row) =>
+      (await abortQuietly(bucket, row)) ? row.upload_id : null,
+    );
+    const confirmed = aborted.filter((id): id is string => id !== null);
+    if (confirmed.length > 0) await confirmR2AbortsStatement(db, confirmed).run();
+    report.r2AbortsConfirmed = confirmed.length;
+    report.r2AbortsPending = pending.length - confirmed.length;
+  });
+  await phase(async () => {
+    const leaseCutoff = now - settings.completionLeaseMs;
+    const stalled = await listStalledCompletions(db, leaseCutoff, limit);
+    if (stalled.length === 0) return;
     const claims = await claimReady(db, stalled, now, leaseCutoff);
     await finishClaims(db, bucket, claims, { maxAttempts: settings.maxCompleteAttempts });
-    completionsRetried = claims.length;
-  }
+    report.completionsRetried = claims.length;
+  });
 
-  return {
-    staleAborted: stale.length,
-    r2AbortsConfirmed: confirmed.length,
-    r2AbortsPending: pending.length - confirmed.length,
-    completionsRetried,
-  };
+  if (errors.length > 0) throw new AggregateError(errors, `sweep finished with ${errors.length} failed phase(s)`);
+  return report;
 }

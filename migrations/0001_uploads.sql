@@ -25,20 +25,23 @@ CREATE TABLE uploads (
   failure_reason TEXT,
   abort_reason TEXT,
   -- D1 says aborted but R2 has not confirmed the abort yet; the cron retries it.
-  r2_abort_pending INTEGER NOT NULL DEFAULT 0
+  r2_abort_pending INTEGER NOT NULL DEFAULT 0,
+  -- Bumped each time R2 accepts a part, so every part event carries its place in R2's order.
+  part_seq INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE INDEX uploads_by_state_expiry ON uploads (state, expires_at);
 CREATE INDEX uploads_by_claim ON uploads (claim_id) WHERE claim_id IS NOT NULL;
 CREATE INDEX uploads_abort_pending ON uploads (r2_abort_pending) WHERE r2_abort_pending = 1;
 
--- The newest event for each part. uploaded_at is when R2 accepted the part, so a re-uploaded
--- part keeps its newest etag whatever order the events arrive in.
+-- The newest event for each part. seq is the upload's part_seq when R2 accepted the part, so a
+-- re-uploaded part keeps its newest etag whatever order the events arrive in.
 CREATE TABLE parts (
   upload_id TEXT NOT NULL REFERENCES uploads (upload_id) ON DELETE CASCADE,
   part_number INTEGER NOT NULL,
   etag TEXT NOT NULL,
   size INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
   uploaded_at INTEGER NOT NULL,
   recorded_at INTEGER NOT NULL,
   PRIMARY KEY (upload_id, part_number)

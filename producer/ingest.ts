@@ -1,7 +1,7 @@
 import { ApiError } from "../shared/errors";
 import { errorMessage, R2Code, r2ErrorCode } from "../shared/r2-errors";
 import type { PartEvent } from "../shared/schemas";
-import type { UploadRow } from "../shared/db/uploads";
+import { nextPartSequence, type UploadRow } from "../shared/db/uploads";
 
 export type IngestedPart = { partNumber: number; etag: string; size: number };
 
@@ -27,6 +27,11 @@ export async function ingestPart(
     throw uploadPartError(error);
   }
 
+  const uploadedAt = Date.now();
+  const sequence = await nextPartSequence(env.DB, upload.upload_id, uploadedAt);
+  if (sequence === null) {
+    throw new ApiError(409, "upload_not_open", "the upload was completed or aborted while the part was in flight");
+  }
   const event: PartEvent = {
     type: "part.uploaded",
     uploadId: upload.upload_id,
@@ -34,7 +39,8 @@ export async function ingestPart(
     partNumber,
     etag,
     size,
-    uploadedAt: Date.now(),
+    sequence,
+    uploadedAt,
   };
   try {
     await env.PART_EVENTS.send(event, { contentType: "json" });

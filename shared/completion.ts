@@ -13,9 +13,10 @@ export type CompletionOutcome =
 export type CompletionPolicy = { maxAttempts: number };
 
 /**
- * Statements that atomically claim every listed upload that is ready to complete (all expected
- * parts recorded, and either open or held by a claim whose lease ran out), then read back what
- * was claimed. Run them inside one `db.batch` so the claim and the reads are one transaction;
+ * Statements that atomically claim every listed upload that is ready to complete, then read back
+ * what was claimed. Ready means: open (or held by a claim whose lease ran out), every expected
+ * part recorded, and the event of the last part R2 accepted recorded too — otherwise a newer
+ * copy of some part is still on its way and completing now would use an etag R2 replaced. Run them inside one `db.batch` so the claim and the reads are one transaction;
  * pass the last two results to `readClaims`. Exactly one claimant can win an upload, however
  * many batches, duplicate deliveries or explicit completes race for it.
  */
@@ -35,7 +36,8 @@ export function claimStatements(
            AND (state = 'open' OR (state = 'completing' AND claimed_at <= ?4))
            AND expected_parts IS NOT NULL
            AND expected_parts = (SELECT count(*) FROM parts p
-                                 WHERE p.upload_id = uploads.upload_id AND p.part_number <= uploads.expected_parts)`,
+                                 WHERE p.upload_id = uploads.upload_id AND p.part_number <= uploads.expected_parts)
+           AND part_seq <= (SELECT coalesce(max(p.seq), 0) FROM parts p WHERE p.upload_id = uploads.upload_id)`,
       )
       .bind(JSON.stringify(uploadIds), claimId, now, leaseCutoff),
     db.prepare("SELECT * FROM uploads WHERE claim_id = ?1").bind(claimId),
@@ -137,12 +139,16 @@ async function classifyFailure(
         reason: `the R2 multipart upload no longer exists (${message})`,
         r2UploadGone: true,
       };
-    default: {
-      // Transient R2 errors, and "part not found" (10025): a re-uploaded part whose newer event
-      // is still on its way produces the latter, so both deserve another attempt.
-      const reason = `completion attempt ${upload.complete_attempts} failed: ${message}`;
+    case R2Code.invalidPart: {
+      // R2 does not have the etag D1 recorded for some part. A copy of a part that R2 accepted
+      // while this completion was being claimed produces this, and its event makes the next
+      // attempt succeed; if it keeps happening, the recorded etag will never be R2's.
+      const reason = `R2 does not hold one of the recorded parts after ${upload.complete_attempts} attempts (${message})`;
       return upload.complete_attempts >= policy.maxAttempts ? { kind: "failed", reason } : { kind: "retry", reason };
     }
+    default:
+      // Anything else is R2 or the network having a bad moment: never a reason to fail the upload.
+      return { kind: "retry", reason: `completion attempt ${upload.complete_attempts} failed: ${message}` };
   }
 }
 

@@ -108,6 +108,9 @@ export const PartEvent = z
     partNumber: z.number().int().min(1).max(MAX_PARTS),
     etag: z.string().min(1),
     size: z.number().int().nonnegative(),
+    sequence: z.number().int().positive().meta({
+      description: "Order in which R2 accepted this upload's parts; the highest one of a part number is R2's copy",
+    }),
     uploadedAt: z.number().int().nonnegative().meta({ description: "Epoch ms when R2 accepted the part" }),
   })
   .meta({ id: "PartEvent" });

@@ -32,17 +32,16 @@ export async function summarizeParts(db: D1Database, uploadId: string): Promise<
 
 /**
  * Records part events idempotently, in one statement however many there are: a duplicate
- * changes nothing, and an older event never overwrites a newer one for the same part
- * (the later R2 upload of a part number is the one R2 keeps). Equal timestamps fall back to
- * the etag so that every delivery order settles on the same row.
+ * changes nothing, and an older event never overwrites a newer one for the same part (the
+ * later R2 upload of a part number is the one R2 keeps, and its sequence is higher).
  */
 export function recordPartsStatement(db: D1Database, events: PartEvent[], now: number): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO parts (upload_id, part_number, etag, size, uploaded_at, recorded_at)
+      `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at)
        SELECT json_extract(e.value, '$.uploadId'), json_extract(e.value, '$.partNumber'),
               json_extract(e.value, '$.etag'), json_extract(e.value, '$.size'),
-              json_extract(e.value, '$.uploadedAt'), ?2
+              json_extract(e.value, '$.sequence'), json_extract(e.value, '$.uploadedAt'), ?2
        FROM json_each(?1) AS e
        WHERE EXISTS (
          SELECT 1 FROM uploads u
@@ -51,10 +50,9 @@ export function recordPartsStatement(db: D1Database, events: PartEvent[], now: n
            AND u.state IN ('open', 'completing')
        )
        ON CONFLICT (upload_id, part_number) DO UPDATE SET
-         etag = excluded.etag, size = excluded.size, uploaded_at = excluded.uploaded_at,
+         etag = excluded.etag, size = excluded.size, seq = excluded.seq, uploaded_at = excluded.uploaded_at,
          recorded_at = excluded.recorded_at
-       WHERE excluded.uploaded_at > parts.uploaded_at
-          OR (excluded.uploaded_at = parts.uploaded_at AND excluded.etag > parts.etag)`,
+       WHERE excluded.seq > parts.seq`,
     )
     .bind(JSON.stringify(events), now);
 }

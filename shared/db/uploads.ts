@@ -23,6 +23,7 @@ export type UploadRow = {
   failure_reason: string | null;
   abort_reason: string | null;
   r2_abort_pending: number;
+  part_seq: number;
 };
 
 export type NewUpload = {
@@ -60,6 +61,25 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<v
 
 export async function getUpload(db: D1Database, uploadId: string): Promise<UploadRow | null> {
   return db.prepare("SELECT * FROM uploads WHERE upload_id = ?1").bind(uploadId).first<UploadRow>();
+}
+
+/**
+ * Called once R2 has accepted a part: returns the part's place in R2's order for this upload
+ * and counts the part as activity. D1 serialises the increments, so a part re-uploaded after
+ * an earlier copy always gets a higher number, however close together they were. A part that
+ * lands while a completion is under way is counted too: R2 now holds it, so the completion
+ * must not go ahead with the older copy. Null when the upload ended while the part was in flight.
+ */
+export async function nextPartSequence(db: D1Database, uploadId: string, now: number): Promise<number | null> {
+  const row = await db
+    .prepare(
+      `UPDATE uploads SET part_seq = part_seq + 1, last_activity_at = max(last_activity_at, ?2),
+         expires_at = max(last_activity_at, ?2) + stale_after_seconds * 1000
+       WHERE upload_id = ?1 AND state IN ('open', 'completing') RETURNING part_seq`,
+    )
+    .bind(uploadId, now)
+    .first<{ part_seq: number }>();
+  return row?.part_seq ?? null;
 }
 
 /** Fixes the part count of an upload created without one. Returns the row as it now is. */
@@ -149,7 +169,8 @@ export async function listStalledCompletions(
       `SELECT upload_id FROM uploads u
        WHERE (u.state = 'completing' AND u.claimed_at <= ?1)
           OR (u.state = 'open' AND u.expected_parts IS NOT NULL AND u.expected_parts =
-               (SELECT count(*) FROM parts p WHERE p.upload_id = u.upload_id AND p.part_number <= u.expected_parts))
+               (SELECT count(*) FROM parts p WHERE p.upload_id = u.upload_id AND p.part_number <= u.expected_parts)
+              AND u.part_seq <= (SELECT coalesce(max(p.seq), 0) FROM parts p WHERE p.upload_id = u.upload_id))
        LIMIT ?2`,
     )
     .bind(leaseCutoff, limit)

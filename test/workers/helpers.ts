@@ -49,16 +49,18 @@ export async function sha256(data: ArrayBuffer | Uint8Array): Promise<string> {
 export class RecordingQueue {
   readonly sent: PartEvent[] = [];
   failing = false;
+  /** Decides per send whether it fails; for fault injection at a rate. */
+  failWhen: () => boolean = () => this.failing;
   constructor(private readonly real: Queue) {}
 
   async send(body: PartEvent, options?: QueueSendOptions): Promise<void> {
-    if (this.failing) throw new Error("injected queue failure");
+    if (this.failWhen()) throw new Error("injected queue failure");
     await this.real.send(body, options);
     this.sent.push(body);
   }
 
   async sendBatch(messages: Iterable<MessageSendRequest<PartEvent>>, options?: QueueSendBatchOptions): Promise<void> {
-    if (this.failing) throw new Error("injected queue failure");
+    if (this.failWhen()) throw new Error("injected queue failure");
     const list = [...messages];
     await this.real.sendBatch(list, options);
     this.sent.push(...list.map((message) => message.body));

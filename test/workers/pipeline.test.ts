@@ -64,6 +64,21 @@ describe("auto-completion", () => {
     expect(await sha256((await objectBytes("reupload/a.bin"))!)).toBe(await sha256(concat(newer, last)));
   });
 
+  it("waits for the event of a part's newer copy instead of completing with the copy R2 replaced", async () => {
+    const pipeline = new Pipeline();
+    const upload = await pipeline.create({ key: "reupload/wait.bin", parts: 1, partSize: PART });
+    await pipeline.putPart(upload.uploadId, 1, bytes(50, 1));
+    const newer = bytes(60, 2);
+    await pipeline.putPart(upload.uploadId, 1, newer);
+    const [older, newest] = pipeline.queue.drain();
+
+    await pipeline.deliver([older]);
+    expect((await pipeline.status(upload.uploadId)).state).toBe("open");
+    await pipeline.deliver([newest]);
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await objectBytes(upload.key)).toEqual(newer);
+  });
+
   it("gives one completion when concurrent batches race for the same upload", async () => {
     const probe = probeBucket(env.BUCKET);
     const pipeline = new Pipeline({ bucket: probe.bucket });
@@ -138,6 +153,7 @@ describe("tally cost", () => {
         partNumber: i + 1,
         etag: `etag-${u}-${i}`,
         size: PART,
+        sequence: i + 1,
         uploadedAt: Date.now(),
       })),
     );
@@ -236,6 +252,7 @@ describe("consumer faults", () => {
       partNumber: part.partNumber,
       etag: part.etag,
       size: part.partNumber === 1 ? 1024 : 10,
+      sequence: part.partNumber,
       uploadedAt: now,
     }));
 
@@ -258,7 +275,7 @@ describe("consumer faults", () => {
     await env.DB.prepare("UPDATE uploads SET state = 'completing', claim_id = 'dead', claimed_at = ?2 WHERE upload_id = ?1")
       .bind(upload.uploadId, claimedAt)
       .run();
-    await env.DB.prepare("INSERT INTO parts VALUES (?1, 1, ?2, 100, ?3, ?3)").bind(upload.uploadId, event!.etag, claimedAt).run();
+    await env.DB.prepare("INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at) VALUES (?1, 1, ?2, 100, 1, ?3, ?3)").bind(upload.uploadId, event!.etag, claimedAt).run();
     await env.BUCKET.resumeMultipartUpload(upload.key, upload.uploadId).complete([{ partNumber: 1, etag: event!.etag }]);
 
     await pipeline.cron(Date.now());

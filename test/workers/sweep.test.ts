@@ -104,7 +104,7 @@ describe("stale sweep", () => {
     const upload = await pipeline.create({ key: "sweep/stuck.bin", parts: 1, partSize: PART });
     await uploadParts(pipeline, upload.uploadId, [1], 1, 10, 6);
     const [event] = pipeline.queue.drain();
-    await env.DB.prepare("INSERT INTO parts VALUES (?1, 1, ?2, 10, ?3, ?3)").bind(upload.uploadId, event!.etag, Date.now()).run();
+    await env.DB.prepare("INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at) VALUES (?1, 1, ?2, 10, 1, ?3, ?3)").bind(upload.uploadId, event!.etag, Date.now()).run();
     await env.DB.prepare("UPDATE uploads SET state = 'completing', claim_id = 'dead', claimed_at = ?2 WHERE upload_id = ?1")
       .bind(upload.uploadId, Date.now())
       .run();

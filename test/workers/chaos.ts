@@ -1,0 +1,119 @@
+import { r2Error } from "./faults";
+
+/** A small seeded PRNG, so that a failing chaos run can be replayed exactly. */
+export class Rng {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0 || 1;
+  }
+  next(): number {
+    // mulberry32
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  int(below: number): number {
+    return Math.floor(this.next() * below);
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  shuffle<T>(items: T[]): T[] {
+    const out = [...items];
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [out[i], out[j]] = [out[j] as T, out[i] as T];
+    }
+    return out;
+  }
+}
+
+export type FaultRates = {
+  uploadPart: number;
+  complete: number;
+  abort: number;
+  d1Batch: number;
+  queueSend: number;
+  /** The claim commits in D1, then the invocation dies before completing in R2. */
+  dieAfterClaim: number;
+};
+
+export type FlakyBindings = {
+  bucket: R2Bucket;
+  db: D1Database;
+  injected: Record<keyof FaultRates, number>;
+};
+
+const transient = () => r2Error("We encountered an internal error. Please try again.", 10001);
+
+/**
+ * Real bindings that fail at the given rates. The queue's faults are injected by the
+ * Pipeline's RecordingQueue; this returns the R2 and D1 sides plus counts of what was injected.
+ */
+export function flakyBindings(bucket: R2Bucket, db: D1Database, rng: Rng, rates: FaultRates): FlakyBindings {
+  const injected: Record<keyof FaultRates, number> = {
+    uploadPart: 0,
+    complete: 0,
+    abort: 0,
+    d1Batch: 0,
+    queueSend: 0,
+    dieAfterClaim: 0,
+  };
+  const maybeFail = (kind: keyof FaultRates) => {
+    if (rng.chance(rates[kind])) {
+      injected[kind]++;
+      throw transient();
+    }
+  };
+  const wrapUpload = (upload: R2MultipartUpload): R2MultipartUpload => ({
+    key: upload.key,
+    uploadId: upload.uploadId,
+    uploadPart: async (partNumber, value, options) => {
+      maybeFail("uploadPart");
+      return upload.uploadPart(partNumber, value, options);
+    },
+    complete: async (parts) => {
+      maybeFail("complete");
+      return upload.complete(parts);
+    },
+    abort: async () => {
+      maybeFail("abort");
+      return upload.abort();
+    },
+  });
+  const flakyBucket = new Proxy(bucket, {
+    get(target, prop) {
+      if (prop === "resumeMultipartUpload") {
+        return (key: string, uploadId: string) => wrapUpload(target.resumeMultipartUpload(key, uploadId));
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  const flakyDb = new Proxy(db, {
+    get(target, prop) {
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          maybeFail("d1Batch");
+          const results = await target.batch(statements);
+          const claimed = results.some(isClaim);
+          if (claimed && rng.chance(rates.dieAfterClaim)) {
+            injected.dieAfterClaim++;
+            throw new Error("injected: the invocation died after its claim committed");
+          }
+          return results;
+        };
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { bucket: flakyBucket, db: flakyDb, injected };
+}
+
+function isClaim(result: D1Result): boolean {
+  // The claim's read-back returns upload rows that carry a claim id.
+  return (result.results as { claim_id?: unknown }[]).some((row) => typeof row.claim_id === "string");
+}
