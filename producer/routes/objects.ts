@@ -7,7 +7,7 @@ export const objects = new Hono<AppEnv>();
 
 objects.get("/:key{.+}", async (c) => {
   const key = c.req.param("key");
-  const headers = c.req.raw.headers;
+  const headers = validConditionalHeaders(c.req.raw.headers);
   const isHead = c.req.method === "HEAD";
 
   let object: R2Object | R2ObjectBody | null;
@@ -44,6 +44,27 @@ objects.get("/:key{.+}", async (c) => {
   responseHeaders.set("content-length", String(range.last - range.first + 1));
   return new Response(object.body, { status: 206, headers: responseHeaders });
 });
+
+const ENTITY_TAGS = /^\s*(\*|(W\/)?"[^"]*"(\s*,\s*(W\/)?"[^"]*")*)\s*$/;
+const SINGLE_BYTE_RANGE = /^bytes=(\d+-\d*|-\d+)$/;
+
+/**
+ * The conditional and range headers R2 is to evaluate, keeping only well-formed ones: HTTP says
+ * to ignore a malformed one, and R2 would reject the whole request over it.
+ */
+function validConditionalHeaders(request: Headers): Headers {
+  const valid = new Headers();
+  const copyIf = (name: string, isValid: (value: string) => boolean) => {
+    const value = request.get(name);
+    if (value !== null && isValid(value)) valid.set(name, value);
+  };
+  copyIf("if-match", (value) => ENTITY_TAGS.test(value));
+  copyIf("if-none-match", (value) => ENTITY_TAGS.test(value));
+  copyIf("if-modified-since", (value) => !Number.isNaN(Date.parse(value)));
+  copyIf("if-unmodified-since", (value) => !Number.isNaN(Date.parse(value)));
+  copyIf("range", (value) => SINGLE_BYTE_RANGE.test(value.trim()));
+  return valid;
+}
 
 function hasBody(object: R2Object | R2ObjectBody): object is R2ObjectBody {
   return "body" in object;

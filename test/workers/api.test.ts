@@ -233,6 +233,14 @@ describe("GET /objects/:key", () => {
     expect(response.status).toBe(304);
   });
 
+  it("ignores malformed conditional and range headers, as HTTP says to", async () => {
+    const response = await pipeline.fetch("/objects/objects/read%20me.txt", {
+      headers: { "if-none-match": "", range: "lines=1-2", "if-modified-since": "yesterday" },
+    });
+    expect(response.status).toBe(200);
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(data);
+  });
+
   it("answers 404 with the error body for a missing object", async () => {
     expectError(await pipeline.json("/objects/nothing/here"), 404, "object_not_found");
   });

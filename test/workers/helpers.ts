@@ -93,7 +93,8 @@ export class Pipeline {
   }
 
   async fetch(path: string, init?: RequestInit): Promise<Response> {
-    const request = new Request(new URL(path, "http://ingest.test"), init);
+    // Concatenated, not resolved: a path like "//x" must stay a path, not become a host.
+    const request = new Request(`http://ingest.test${path.startsWith("/") ? "" : "/"}${path}`, init);
     return producer.fetch(request, this.producerEnv, createExecutionContext());
   }
 
