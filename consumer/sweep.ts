@@ -1,33 +1,43 @@
 import { abortQuietly, claimReady, finishClaims } from "../shared/completion";
 import { mapWithConcurrency } from "../shared/concurrency";
 import type { ConsumerConfig } from "../shared/config";
+import { listIdleStreams } from "../shared/db/streams";
 import {
   claimStaleUploads,
   confirmR2AbortsStatement,
   listPendingR2Aborts,
   listStalledCompletions,
 } from "../shared/db/uploads";
+import { advanceStream, type StreamBindings } from "./streams";
 
-export type SweepBindings = { DB: D1Database; BUCKET: R2Bucket };
+export type SweepBindings = StreamBindings;
 
 export type SweepReport = {
   staleAborted: number;
   r2AbortsConfirmed: number;
   r2AbortsPending: number;
   completionsRetried: number;
+  streamsAdvanced: number;
 };
 
 const R2_CONCURRENCY = 10;
+const STREAM_CONCURRENCY = 3;
 
 /**
  * The cron's work, bounded by the batch limit so a backlog drains over several runs: abort
- * uploads whose stale window passed, retry R2 aborts that did not go through, and take over
- * completions whose claim outlived its lease.
+ * uploads whose stale window passed, retry R2 clean-ups that did not go through, take over
+ * completions whose claim outlived its lease, and advance streams nobody is advancing.
  */
 export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, now: number): Promise<SweepReport> {
   const { DB: db, BUCKET: bucket } = bindings;
   const limit = settings.sweepBatchLimit;
-  const report: SweepReport = { staleAborted: 0, r2AbortsConfirmed: 0, r2AbortsPending: 0, completionsRetried: 0 };
+  const report: SweepReport = {
+    staleAborted: 0,
+    r2AbortsConfirmed: 0,
+    r2AbortsPending: 0,
+    completionsRetried: 0,
+    streamsAdvanced: 0,
+  };
   const errors: unknown[] = [];
   // Each phase runs even when an earlier one failed: one broken dependency should not stop the rest.
   const phase = async (work: () => Promise<void>) => {
@@ -58,6 +68,13 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     const claims = await claimReady(db, stalled, now, leaseCutoff);
     await finishClaims(db, bucket, claims, { maxAttempts: settings.maxCompleteAttempts });
     report.completionsRetried = claims.length;
+  });
+
+  await phase(async () => {
+    // Streams whose events were all used up (retries exhausted, or a lease holder that died).
+    const idle = await listIdleStreams(db, now, limit);
+    await mapWithConcurrency(idle, STREAM_CONCURRENCY, (uploadId) => advanceStream(bindings, uploadId, settings, now));
+    report.streamsAdvanced = idle.length;
   });
 
   if (errors.length > 0) throw new AggregateError(errors, `sweep finished with ${errors.length} failed phase(s)`);

@@ -2,16 +2,22 @@ import { claimStatements, finishClaims, readClaims } from "../shared/completion"
 import type { ConsumerConfig } from "../shared/config";
 import { bumpCounterStatement, recordActivityStatement, recordPartsStatement } from "../shared/db/parts";
 import { errorMessage } from "../shared/r2-errors";
-import { PartEvent } from "../shared/schemas";
+import { mapWithConcurrency } from "../shared/concurrency";
+import { type PartEvent, QueueMessage } from "../shared/schemas";
+import { advanceStream, type StreamBindings } from "./streams";
 
-export type TallyBindings = { DB: D1Database; BUCKET: R2Bucket };
+export type TallyBindings = StreamBindings;
 
 type Delivery = { message: Message<unknown>; event: PartEvent };
+type StreamDelivery = { message: Message<unknown>; uploadId: string };
+
+const STREAM_CONCURRENCY = 3;
 
 /**
- * Tallies a batch of part events and completes every upload the batch made whole. D1 sees two
- * round trips per batch whatever its size: one batch that records the parts, moves the
- * activity clocks and claims the uploads that are now complete; one that records the outcomes.
+ * Handles a batch of queue messages. Part events are tallied and every upload the batch made
+ * whole is completed: D1 sees two round trips for them whatever the batch size, one batch that
+ * records the parts, moves the activity clocks and claims the uploads that are now complete,
+ * and one that records the outcomes. Stream events advance the coalescing of their streams.
  */
 export async function tallyBatch(
   batch: MessageBatch<unknown>,
@@ -20,11 +26,14 @@ export async function tallyBatch(
   now: number = Date.now(),
 ): Promise<void> {
   const deliveries: Delivery[] = [];
+  const streamDeliveries: StreamDelivery[] = [];
   let malformed = 0;
   for (const message of batch.messages) {
-    const parsed = PartEvent.safeParse(message.body);
-    if (parsed.success) {
+    const parsed = QueueMessage.safeParse(message.body);
+    if (parsed.success && parsed.data.type === "part.uploaded") {
       deliveries.push({ message, event: parsed.data });
+    } else if (parsed.success) {
+      streamDeliveries.push({ message, uploadId: parsed.data.uploadId });
     } else {
       // Retrying a message that can never parse would only feed the dead-letter queue.
       malformed++;
@@ -32,7 +41,17 @@ export async function tallyBatch(
       message.ack();
     }
   }
+  await tallyParts(deliveries, malformed, bindings, settings, now);
+  if (streamDeliveries.length > 0) await advanceStreams(streamDeliveries, bindings, settings, now);
+}
 
+async function tallyParts(
+  deliveries: Delivery[],
+  malformed: number,
+  bindings: TallyBindings,
+  settings: ConsumerConfig,
+  now: number,
+): Promise<void> {
   const { DB: db, BUCKET: bucket } = bindings;
   const events = deliveries.map((delivery) => delivery.event);
   const uploadIds = [...new Set(events.map((event) => event.uploadId))];
@@ -85,5 +104,24 @@ export async function tallyBatch(
   retry(toRetry, "completion_retry");
   for (const delivery of deliveries) {
     if (!retryIds.has(delivery.event.uploadId)) delivery.message.ack();
+  }
+}
+
+/** Advances every stream named in the batch, once each however many of its events came. */
+async function advanceStreams(
+  deliveries: StreamDelivery[],
+  bindings: TallyBindings,
+  settings: ConsumerConfig,
+  now: number,
+): Promise<void> {
+  const uploadIds = [...new Set(deliveries.map((delivery) => delivery.uploadId))];
+  const outcomes = await mapWithConcurrency(uploadIds, STREAM_CONCURRENCY, (uploadId) =>
+    advanceStream(bindings, uploadId, settings, now),
+  );
+  const byUpload = new Map(uploadIds.map((uploadId, index) => [uploadId, outcomes[index]]));
+  for (const { message, uploadId } of deliveries) {
+    const outcome = byUpload.get(uploadId);
+    if (outcome?.kind === "retry") message.retry({ delaySeconds: outcome.delaySeconds });
+    else message.ack();
   }
 }

@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { ApiError } from "../shared/errors";
 import { errorMessage } from "../shared/r2-errors";
 import type { AppEnv } from "./context";
+import { chunks } from "./routes/chunks";
 import { compatRouter } from "./routes/compat";
 import { objects } from "./routes/objects";
 import { openApiDocument } from "./routes/openapi";
@@ -12,6 +13,7 @@ export const app = new Hono<AppEnv>();
 
 app.use("*", compatRouter);
 app.route("/uploads", uploads);
+app.route("/uploads", chunks);
 app.route("/objects", objects);
 app.get("/openapi.json", (c) => c.json(openApiDocument()));
 

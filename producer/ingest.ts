@@ -43,7 +43,7 @@ export async function ingestPart(
     uploadedAt,
   };
   try {
-    await env.PART_EVENTS.send(event, { contentType: "json" });
+    await env.UPLOAD_EVENTS.send(event, { contentType: "json" });
   } catch (error) {
     console.error(JSON.stringify({ event: "enqueue_failed", uploadId: upload.upload_id, partNumber, error: errorMessage(error) }));
     throw new ApiError(

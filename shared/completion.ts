@@ -1,6 +1,7 @@
 import type { PartRow } from "./db/parts";
 import type { UploadRow } from "./db/uploads";
 import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
+import { deleteStaging } from "./staging";
 
 /** An upload this invocation owns the completion of, with the parts it will complete with. */
 export type Claim = { upload: UploadRow; parts: PartRow[] };
@@ -92,13 +93,19 @@ export async function finishClaims(
 ): Promise<Map<string, CompletionOutcome>> {
   const outcomes = new Map<string, CompletionOutcome>();
   const settled = await Promise.all(
-    claims.map(async (claim) => ({ claim, outcome: await completeInR2(bucket, claim, policy) })),
+    claims.map(async (claim) => {
+      const outcome = await completeInR2(bucket, claim, policy);
+      // A finished stream's staging area goes now; what cannot be deleted is left to the cron.
+      const stagingLeft =
+        claim.upload.mode === "stream" && outcome.kind !== "retry" && !(await deleteStagingQuietly(bucket, claim.upload));
+      return { claim, outcome, stagingLeft };
+    }),
   );
 
   const statements: D1PreparedStatement[] = [];
-  for (const { claim, outcome } of settled) {
+  for (const { claim, outcome, stagingLeft } of settled) {
     outcomes.set(claim.upload.upload_id, outcome);
-    statements.push(await recordOutcome(db, bucket, claim.upload, outcome, now()));
+    statements.push(await recordOutcome(db, bucket, claim.upload, outcome, stagingLeft, now()));
   }
   if (statements.length > 0) await db.batch(statements);
   return outcomes;
@@ -174,14 +181,15 @@ async function recordOutcome(
   bucket: R2Bucket,
   upload: UploadRow,
   outcome: CompletionOutcome,
+  stagingLeft: boolean,
   now: number,
 ): Promise<D1PreparedStatement> {
   const claim = { uploadId: upload.upload_id, claimId: upload.claim_id ?? "" };
   switch (outcome.kind) {
     case "completed":
-      return recordCompletedStatement(db, claim, outcome, now);
+      return recordCompletedStatement(db, claim, outcome, now, stagingLeft);
     case "failed": {
-      const aborted = outcome.r2UploadGone === true || (await abortQuietly(bucket, upload));
+      const aborted = !stagingLeft && (outcome.r2UploadGone === true || (await abortQuietly(bucket, upload)));
       return db
         .prepare(
           `UPDATE uploads SET state = 'failed', failure_reason = ?3, r2_abort_pending = ?4, updated_at = ?5,
@@ -202,14 +210,15 @@ export function recordCompletedStatement(
   { uploadId, claimId }: ClaimRef,
   object: { etag: string; size: number },
   now: number,
+  cleanupPending = false,
 ): D1PreparedStatement {
   return db
     .prepare(
       `UPDATE uploads SET state = 'completed', object_etag = ?3, object_size = ?4, completed_at = ?5,
-         updated_at = ?5, claim_id = NULL
+         updated_at = ?5, claim_id = NULL, r2_abort_pending = ?6
        WHERE upload_id = ?1 AND claim_id = ?2`,
     )
-    .bind(uploadId, claimId, object.etag, object.size, now);
+    .bind(uploadId, claimId, object.etag, object.size, now, cleanupPending ? 1 : 0);
 }
 
 /** Hands a claimed upload back to `open` so that a later attempt can claim it again. */
@@ -222,15 +231,31 @@ export function releaseClaimStatement(db: D1Database, { uploadId, claimId }: Cla
     .bind(uploadId, claimId, now);
 }
 
-/** Aborts an R2 upload; false when R2 could not be reached (the cron retries pending aborts). */
-export async function abortQuietly(bucket: R2Bucket, upload: Pick<UploadRow, "object_key" | "upload_id">) {
+/**
+ * Aborts an R2 upload and deletes what a stream staged; false when R2 could not be reached (the
+ * cron retries pending clean-ups). Aborting an upload R2 no longer knows counts as done.
+ */
+export async function abortQuietly(
+  bucket: R2Bucket,
+  upload: Pick<UploadRow, "object_key" | "upload_id" | "mode"> & { state?: UploadRow["state"] },
+): Promise<boolean> {
   try {
-    await bucket.resumeMultipartUpload(upload.object_key, upload.upload_id).abort();
-    return true;
+    // A completed upload has nothing left to abort, only staged chunks to delete.
+    if (upload.state !== "completed") await bucket.resumeMultipartUpload(upload.object_key, upload.upload_id).abort();
   } catch (error) {
-    // Already gone is as good as aborted.
-    if (r2ErrorCode(error) === R2Code.noSuchUpload) return true;
-    console.warn(JSON.stringify({ event: "r2_abort_failed", uploadId: upload.upload_id, error: errorMessage(error) }));
+    if (r2ErrorCode(error) !== R2Code.noSuchUpload) {
+      console.warn(JSON.stringify({ event: "r2_abort_failed", uploadId: upload.upload_id, error: errorMessage(error) }));
+      return false;
+    }
+  }
+  return upload.mode !== "stream" || deleteStagingQuietly(bucket, upload);
+}
+
+async function deleteStagingQuietly(bucket: R2Bucket, upload: Pick<UploadRow, "upload_id">): Promise<boolean> {
+  try {
+    return await deleteStaging(bucket, upload.upload_id);
+  } catch (error) {
+    console.warn(JSON.stringify({ event: "staging_delete_failed", uploadId: upload.upload_id, error: errorMessage(error) }));
     return false;
   }
 }

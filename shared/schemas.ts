@@ -4,6 +4,10 @@ import { z } from "zod";
 export const MAX_PARTS = 10_000;
 const MAX_KEY_BYTES = 1024;
 
+/** Keys under this prefix hold staged stream chunks; the object API never serves them. */
+export const STAGING_PREFIX = ".ingest-staging/";
+
+
 export const ObjectKey = z
   .string()
   .min(1, "key must not be empty")
@@ -11,6 +15,7 @@ export const ObjectKey = z
     message: `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`,
   })
   .refine((key) => !key.startsWith("/"), { message: "key must not start with '/'" })
+  .refine((key) => !key.startsWith(STAGING_PREFIX), { message: `keys under ${STAGING_PREFIX} are reserved` })
   .meta({ description: "Object key in the bucket", example: "videos/2026/cat.mp4" });
 
 export const UploadId = z.string().min(1).max(1024).meta({ description: "R2 multipart upload id" });
@@ -20,6 +25,13 @@ export const PartNumber = z.coerce
   .int("partNumber must be an integer")
   .min(1, "partNumber must be between 1 and 10000")
   .max(MAX_PARTS, "partNumber must be between 1 and 10000");
+
+export const MAX_CHUNK_SEQUENCE = 1_000_000;
+export const ChunkSequence = z.coerce
+  .number()
+  .int("chunk sequence must be an integer")
+  .min(1, `chunk sequence must be between 1 and ${MAX_CHUNK_SEQUENCE}`)
+  .max(MAX_CHUNK_SEQUENCE, `chunk sequence must be between 1 and ${MAX_CHUNK_SEQUENCE}`);
 
 export const UploadState = z.enum(["open", "completing", "completed", "aborted", "failed"]);
 export type UploadState = z.infer<typeof UploadState>;
@@ -39,6 +51,10 @@ export const CreateUploadRequest = z
     }),
     staleAfterSeconds: z.number().int().positive().optional().meta({
       description: "Abort the upload after this long without activity",
+    }),
+    mode: z.enum(["parts", "stream"]).optional().meta({
+      description:
+        "`parts` (default): the client sends R2 parts. `stream`: the client sends chunks of any size to /chunks/{seq}, which are coalesced into parts",
     }),
   })
   .meta({ id: "CreateUploadRequest" });
@@ -76,9 +92,30 @@ export const UploadStatus = z
     object: z.object({ etag: z.string(), size: z.number().int() }).nullable(),
     failureReason: z.string().nullable(),
     abortReason: z.string().nullable(),
+    mode: z.enum(["parts", "stream"]),
+    stream: z
+      .object({
+        chunksReceived: z.number().int(),
+        finalChunk: z.number().int().nullable(),
+        contiguousThrough: z.number().int().meta({ description: "Highest n such that chunks 1..n are all in" }),
+        missingChunks: z.array(PartRange),
+        stagedBytes: z.number().int().meta({ description: "Bytes received but not yet in a part" }),
+        committedBytes: z.number().int().meta({ description: "Bytes written to R2 parts" }),
+      })
+      .nullable(),
   })
   .meta({ id: "UploadStatus" });
 export type UploadStatus = z.infer<typeof UploadStatus>;
+
+export const ChunkStagedResponse = z
+  .object({
+    sequence: z.number().int(),
+    size: z.number().int(),
+    md5: z.string(),
+    final: z.boolean(),
+    duplicate: z.boolean().meta({ description: "The same bytes had already been received" }),
+  })
+  .meta({ id: "ChunkStaged" });
 
 export const PartUploadedResponse = z
   .object({
@@ -115,6 +152,18 @@ export const PartEvent = z
   })
   .meta({ id: "PartEvent" });
 export type PartEvent = z.infer<typeof PartEvent>;
+
+/** Tells the consumer that a stream has new chunks (or more to coalesce): it coalesces them. */
+export const StreamEvent = z
+  .object({
+    type: z.enum(["chunk.staged", "stream.continue"]),
+    uploadId: UploadId,
+  })
+  .meta({ id: "StreamEvent" });
+export type StreamEvent = z.infer<typeof StreamEvent>;
+
+export const QueueMessage = z.discriminatedUnion("type", [PartEvent, StreamEvent]);
+export type QueueMessage = z.infer<typeof QueueMessage>;
 
 // Shapes of the seed-compatible API (Cloudflare's multipart Worker example).
 export const CompatCreated = z.object({ key: z.string(), uploadId: z.string() }).meta({ id: "CompatCreated" });

@@ -1,3 +1,4 @@
+import type { StreamSummary } from "./db/chunks";
 import type { PartsSummary } from "./db/parts";
 import type { UploadRow } from "./db/uploads";
 import { missingRanges } from "./ranges";
@@ -6,7 +7,7 @@ import type { UploadStatus } from "./schemas";
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
-export function toUploadStatus(row: UploadRow, parts: PartsSummary): UploadStatus {
+export function toUploadStatus(row: UploadRow, parts: PartsSummary, stream: StreamSummary | null = null): UploadStatus {
   // Without a part count, anything below the highest part seen is known to be missing.
   const upTo = row.expected_parts ?? Math.max(0, ...parts.numbers);
   return {
@@ -31,5 +32,17 @@ export function toUploadStatus(row: UploadRow, parts: PartsSummary): UploadStatu
       row.object_etag === null || row.object_size === null ? null : { etag: row.object_etag, size: row.object_size },
     failureReason: row.failure_reason,
     abortReason: row.abort_reason,
+    mode: row.mode,
+    stream:
+      stream === null
+        ? null
+        : {
+            chunksReceived: stream.chunksReceived,
+            finalChunk: row.final_chunk,
+            contiguousThrough: stream.contiguousThrough,
+            missingChunks: row.state === "completed" ? [] : stream.missingChunks,
+            stagedBytes: stream.stagedBytes,
+            committedBytes: row.committed_bytes,
+          },
   };
 }

@@ -4,7 +4,7 @@ import { recordCompletedStatement, releaseClaimStatement } from "../../shared/co
 import { getUpload, insertUpload, type UploadRow } from "../../shared/db/uploads";
 import { ApiError } from "../../shared/errors";
 import { errorMessage } from "../../shared/r2-errors";
-import { CompatCompleteRequest, PartNumber } from "../../shared/schemas";
+import { CompatCompleteRequest, PartNumber, STAGING_PREFIX } from "../../shared/schemas";
 import { type AppContext, type AppEnv, config } from "../context";
 import { declaredLength, ingestPart } from "../ingest";
 import { parseInput, readJson } from "../validation";
@@ -56,6 +56,7 @@ function dispatch(c: AppContext, method: string, action: string, key: string): P
 
 function requireKey(key: string): string {
   if (key === "") throw new ApiError(400, "invalid_request", "the object key (the URL path) must not be empty");
+  if (key.startsWith(STAGING_PREFIX)) throw new ApiError(400, "reserved_key", `keys under ${STAGING_PREFIX} are reserved`);
   return key;
 }
 
@@ -87,6 +88,7 @@ async function create(c: AppContext, rawKey: string): Promise<Response> {
       contentType: null,
       metadata: null,
       staleAfterSeconds: config(c.env).defaultStaleAfterSeconds,
+      mode: "parts",
       now: Date.now(),
     });
   } catch (error) {

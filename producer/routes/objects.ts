@@ -1,12 +1,15 @@
 import { Hono } from "hono";
 import { ApiError } from "../../shared/errors";
 import { R2Code, r2ErrorCode } from "../../shared/r2-errors";
+import { STAGING_PREFIX } from "../../shared/schemas";
 import type { AppEnv } from "../context";
 
 export const objects = new Hono<AppEnv>();
 
 objects.get("/:key{.+}", async (c) => {
   const key = c.req.param("key");
+  // Staged chunks are not objects: answer as if they did not exist.
+  if (key.startsWith(STAGING_PREFIX)) throw new ApiError(404, "object_not_found", `no object with key ${key}`);
   const headers = validConditionalHeaders(c.req.raw.headers);
   const isHead = c.req.method === "HEAD";
 

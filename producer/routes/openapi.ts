@@ -1,5 +1,6 @@
 import { z } from "zod";
 import {
+  ChunkStagedResponse,
   CompleteUploadRequest,
   CreateUploadRequest,
   ErrorBody,
@@ -76,10 +77,11 @@ export function openApiDocument(): Record<string, unknown> {
       },
       "/uploads/{uploadId}/parts/{partNumber}": {
         put: {
-          summary: "Upload one part (raw body, Content-Length required)",
+          summary: "Upload one part (raw body, Content-Length required); ?final=1 marks the last part",
           parameters: [
             uploadIdParam,
             { name: "partNumber", in: "path", required: true, schema: { type: "integer", minimum: 1, maximum: 10000 } },
+            { name: "final", in: "query", required: false, schema: { type: "string", enum: ["1", "true"] } },
           ],
           requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
           responses: {
@@ -90,6 +92,26 @@ export function openApiDocument(): Record<string, unknown> {
             "411": error("Content-Length missing"),
             "413": error("Part larger than the upload's part size"),
             "503": error("Part not queued: send it again"),
+          },
+        },
+      },
+      "/uploads/{uploadId}/chunks/{seq}": {
+        put: {
+          summary: "Send one chunk of a stream (any size, Content-Length required); ?final=1 marks the last",
+          parameters: [
+            uploadIdParam,
+            { name: "seq", in: "path", required: true, schema: { type: "integer", minimum: 1, maximum: 1000000 } },
+            { name: "final", in: "query", required: false, schema: { type: "string", enum: ["1", "true"] } },
+          ],
+          requestBody: { required: true, content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
+          responses: {
+            "200": json(ChunkStagedResponse, "Chunk staged and queued for coalescing (or an identical re-send)"),
+            "400": error("Invalid sequence or empty chunk"),
+            "404": error("Unknown upload"),
+            "409": error("Not a stream, not open, beyond or conflicting with the final chunk, or already coalesced with other bytes"),
+            "411": error("Content-Length missing"),
+            "413": error("Chunk larger than the request body limit"),
+            "503": error("Chunk not queued: send it again"),
           },
         },
       },

@@ -1,13 +1,15 @@
 import { Hono } from "hono";
 import { abortUpload } from "../../shared/abort";
 import { claimReady, finishClaims } from "../../shared/completion";
-import { NO_PARTS, type PartsSummary, summarizeParts } from "../../shared/db/parts";
+import { summarizeStream } from "../../shared/db/chunks";
+import { type PartsSummary, summarizeParts } from "../../shared/db/parts";
 import { fixExpectedParts, getUpload, insertUpload, type UploadRow } from "../../shared/db/uploads";
 import { ApiError } from "../../shared/errors";
 import { errorMessage } from "../../shared/r2-errors";
 import { CompleteUploadRequest, CreateUploadRequest, PartNumber, UploadId, type UploadStatus } from "../../shared/schemas";
 import { toUploadStatus } from "../../shared/status";
 import { type AppEnv, config } from "../context";
+import { finalMarker } from "../final-marker";
 import { declaredLength, ingestPart } from "../ingest";
 import { parseInput, readJson } from "../validation";
 
@@ -18,7 +20,11 @@ const EXPLICIT_COMPLETE_LEASE_MS = 120_000;
 const EXPLICIT_COMPLETE_ATTEMPTS = 5;
 
 async function statusOf(db: D1Database, row: UploadRow): Promise<UploadStatus> {
-  return toUploadStatus(row, await summarizeParts(db, row.upload_id));
+  const [parts, stream] = await Promise.all([
+    summarizeParts(db, row.upload_id),
+    row.mode === "stream" ? summarizeStream(db, row) : null,
+  ]);
+  return toUploadStatus(row, parts, stream);
 }
 
 async function requireUpload(db: D1Database, rawId: string): Promise<UploadRow> {
@@ -45,6 +51,10 @@ uploads.post("/", async (c) => {
       `partSize must be between ${limits.minPartSize} and ${limits.maxPartSize} bytes`,
     );
   }
+  const mode = request.mode ?? "parts";
+  if (mode === "stream" && request.parts !== undefined) {
+    throw new ApiError(400, "invalid_request", "a stream's part count follows from its chunks: leave parts out");
+  }
   const staleAfterSeconds = request.staleAfterSeconds ?? limits.defaultStaleAfterSeconds;
   if (staleAfterSeconds > limits.maxStaleAfterSeconds) {
     throw new ApiError(
@@ -69,6 +79,7 @@ uploads.post("/", async (c) => {
       contentType: request.contentType ?? null,
       metadata: request.metadata ?? null,
       staleAfterSeconds,
+      mode,
       now,
     });
   } catch (error) {
@@ -81,7 +92,7 @@ uploads.post("/", async (c) => {
   }
   const row = await getUpload(c.env.DB, multipart.uploadId);
   if (row === null) throw new Error("an upload vanished right after it was registered");
-  const status = toUploadStatus(row, NO_PARTS);
+  const status = await statusOf(c.env.DB, row);
   return c.json({ ...status, parts: status.expectedParts }, 201, {
     Location: `/uploads/${encodeURIComponent(row.upload_id)}`,
   });
@@ -118,6 +129,9 @@ uploads.post("/:uploadId/complete", async (c) => {
       state: row.state,
     });
   }
+  if (row.mode === "stream") {
+    throw new ApiError(409, "not_parts", "a stream completes by itself once its final chunk and all before it are in");
+  }
   if (row.state === "completed") return c.json(await statusOf(c.env.DB, row), 200);
   if (row.state === "completing") return c.json(await statusOf(c.env.DB, row), 202);
 
@@ -145,11 +159,36 @@ uploads.post("/:uploadId/complete", async (c) => {
 uploads.put("/:uploadId/parts/:partNumber", async (c) => {
   const uploadId = parseInput(UploadId, c.req.param("uploadId"), "upload id");
   const partNumber = parseInput(PartNumber, c.req.param("partNumber"), "part number");
+  const final = finalMarker(c.req.query("final"));
   const size = declaredLength(c.req.raw);
 
-  const upload = await requireUpload(c.env.DB, uploadId);
+  let upload = await requireUpload(c.env.DB, uploadId);
   if (upload.state !== "open") throw notOpen(upload);
-  checkPartSize(upload, partNumber, size);
+  if (upload.mode === "stream") {
+    throw new ApiError(409, "not_parts", "this upload is a stream: send chunks to /chunks/{seq}");
+  }
+  if (final && upload.expected_parts !== null && upload.expected_parts !== partNumber) {
+    throw new ApiError(409, "final_conflict", `part ${upload.expected_parts} is already the final part`);
+  }
+  checkPartSize(final ? { ...upload, expected_parts: partNumber } : upload, partNumber, size);
+  if (final && upload.expected_parts === null) {
+    // The marker fixes the count before any byte is written, so a conflicting marker is refused.
+    const recorded = await summarizeParts(c.env.DB, uploadId);
+    const beyond = recorded.numbers.filter((n) => n > partNumber);
+    if (beyond.length > 0) {
+      throw new ApiError(409, "final_conflict", `parts ${beyond.join(", ")} were received, so ${partNumber} cannot be final`);
+    }
+    const fixed = await fixExpectedParts(c.env.DB, uploadId, partNumber, Date.now());
+    if (fixed === null) {
+      const now = await requireUpload(c.env.DB, uploadId);
+      if (now.expected_parts !== partNumber) {
+        throw new ApiError(409, "final_conflict", `part ${now.expected_parts} is already the final part`);
+      }
+      upload = now;
+    } else {
+      upload = fixed;
+    }
+  }
   const part = await ingestPart(c.env, upload, partNumber, c.req.raw.body, size);
   return c.json(part, 200);
 });

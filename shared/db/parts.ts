@@ -15,7 +15,6 @@ export type PartsSummary = {
   sizes: { partNumber: number; size: number }[];
 };
 
-export const NO_PARTS: PartsSummary = { count: 0, bytes: 0, numbers: [], sizes: [] };
 
 export async function summarizeParts(db: D1Database, uploadId: string): Promise<PartsSummary> {
   const { results } = await db

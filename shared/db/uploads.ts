@@ -24,6 +24,14 @@ export type UploadRow = {
   abort_reason: string | null;
   r2_abort_pending: number;
   part_seq: number;
+  mode: "parts" | "stream";
+  final_chunk: number | null;
+  next_chunk: number;
+  next_chunk_offset: number;
+  next_part: number;
+  committed_bytes: number;
+  lease_id: string | null;
+  lease_until: number | null;
 };
 
 export type NewUpload = {
@@ -35,6 +43,7 @@ export type NewUpload = {
   contentType: string | null;
   metadata: Record<string, string> | null;
   staleAfterSeconds: number;
+  mode: UploadRow["mode"];
   now: number;
 };
 
@@ -42,8 +51,8 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<v
   await db
     .prepare(
       `INSERT INTO uploads (upload_id, object_key, api, state, part_size, expected_parts, content_type,
-         custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at)
-       VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000)`,
+         custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at, mode)
+       VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10)`,
     )
     .bind(
       upload.uploadId,
@@ -55,6 +64,7 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<v
       upload.metadata === null ? null : JSON.stringify(upload.metadata),
       upload.staleAfterSeconds,
       upload.now,
+      upload.mode,
     )
     .run();
 }
@@ -142,16 +152,17 @@ export async function claimStaleUploads(
   return results;
 }
 
+/** Uploads whose R2 side still needs cleaning up: an abort that failed, or staged chunks left. */
 export async function listPendingR2Aborts(
   db: D1Database,
   limit: number,
-): Promise<Pick<UploadRow, "upload_id" | "object_key">[]> {
+): Promise<Pick<UploadRow, "upload_id" | "object_key" | "mode" | "state">[]> {
   const { results } = await db
     .prepare(
-      `SELECT upload_id, object_key FROM uploads WHERE r2_abort_pending = 1 ORDER BY updated_at LIMIT ?1`,
+      `SELECT upload_id, object_key, mode, state FROM uploads WHERE r2_abort_pending = 1 ORDER BY updated_at LIMIT ?1`,
     )
     .bind(limit)
-    .all<Pick<UploadRow, "upload_id" | "object_key">>();
+    .all<Pick<UploadRow, "upload_id" | "object_key" | "mode" | "state">>();
   return results;
 }
 

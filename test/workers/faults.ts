@@ -7,6 +7,7 @@ export type BucketHooks = {
   /** Called before each multipart complete; throw to make R2 "fail". */
   beforeComplete?: (call: number) => void;
   beforeAbort?: (call: number) => void;
+  beforeUploadPart?: (call: number) => void;
 };
 
 export type BucketProbe = { bucket: R2Bucket; completeCalls: () => number; abortCalls: () => number };
@@ -14,6 +15,7 @@ export type BucketProbe = { bucket: R2Bucket; completeCalls: () => number; abort
 export function probeBucket(real: R2Bucket, hooks: BucketHooks = {}): BucketProbe {
   let completes = 0;
   let aborts = 0;
+  let uploadParts = 0;
   const wrapUpload = (upload: R2MultipartUpload): R2MultipartUpload =>
     new Proxy(upload, {
       get(target, prop) {
@@ -22,6 +24,13 @@ export function probeBucket(real: R2Bucket, hooks: BucketHooks = {}): BucketProb
             completes++;
             hooks.beforeComplete?.(completes);
             return target.complete(parts);
+          };
+        }
+        if (prop === "uploadPart") {
+          return async (partNumber: number, value: ReadableStream | ArrayBuffer | string | Blob, options?: R2UploadPartOptions) => {
+            uploadParts++;
+            hooks.beforeUploadPart?.(uploadParts);
+            return target.uploadPart(partNumber, value, options);
           };
         }
         if (prop === "abort") {

@@ -10,7 +10,7 @@ import { expect } from "vitest";
 import consumer from "../../consumer/index";
 import producer from "../../producer/index";
 import { consumerConfig, type ConsumerConfig } from "../../shared/config";
-import type { PartEvent, UploadStatus } from "../../shared/schemas";
+import type { PartEvent, QueueMessage, UploadStatus } from "../../shared/schemas";
 
 export const MiB = 1024 * 1024;
 export const PART = 5 * MiB;
@@ -47,27 +47,35 @@ export async function sha256(data: ArrayBuffer | Uint8Array): Promise<string> {
 
 /** A queue binding wrapper that records every event sent and can be told to fail. */
 export class RecordingQueue {
-  readonly sent: PartEvent[] = [];
+  readonly sent: QueueMessage[] = [];
   failing = false;
   /** Decides per send whether it fails; for fault injection at a rate. */
   failWhen: () => boolean = () => this.failing;
   constructor(private readonly real: Queue) {}
 
-  async send(body: PartEvent, options?: QueueSendOptions): Promise<void> {
+  async send(body: QueueMessage, options?: QueueSendOptions): Promise<void> {
     if (this.failWhen()) throw new Error("injected queue failure");
     await this.real.send(body, options);
     this.sent.push(body);
   }
 
-  async sendBatch(messages: Iterable<MessageSendRequest<PartEvent>>, options?: QueueSendBatchOptions): Promise<void> {
+  async sendBatch(messages: Iterable<MessageSendRequest<QueueMessage>>, options?: QueueSendBatchOptions): Promise<void> {
     if (this.failWhen()) throw new Error("injected queue failure");
     const list = [...messages];
     await this.real.sendBatch(list, options);
     this.sent.push(...list.map((message) => message.body));
   }
 
-  /** Takes the events recorded so far, leaving none. */
+  /** Takes the part events recorded so far, leaving none (stream events stay for drainAll). */
   drain(): PartEvent[] {
+    const parts = this.sent.filter((message): message is PartEvent => message.type === "part.uploaded");
+    const rest = this.sent.filter((message) => message.type !== "part.uploaded");
+    this.sent.splice(0, this.sent.length, ...rest);
+    return parts;
+  }
+
+  /** Takes every message recorded so far. */
+  drainAll(): QueueMessage[] {
     return this.sent.splice(0, this.sent.length);
   }
 }
@@ -84,11 +92,17 @@ export class Pipeline {
   readonly settings: ConsumerConfig;
 
   constructor(overrides: { bucket?: R2Bucket; db?: D1Database; consumerVars?: Record<string, string> } = {}) {
-    this.queue = new RecordingQueue(env.PART_EVENTS);
+    this.queue = new RecordingQueue(env.UPLOAD_EVENTS);
     const bucket = overrides.bucket ?? env.BUCKET;
     const db = overrides.db ?? env.DB;
-    this.producerEnv = { ...env, BUCKET: bucket, DB: db, PART_EVENTS: this.queue as unknown as Queue };
-    this.consumerEnv = { ...env, BUCKET: bucket, DB: db, ...overrides.consumerVars };
+    this.producerEnv = { ...env, BUCKET: bucket, DB: db, UPLOAD_EVENTS: this.queue as unknown as Queue };
+    this.consumerEnv = {
+      ...env,
+      BUCKET: bucket,
+      DB: db,
+      UPLOAD_EVENTS: this.queue as unknown as Queue,
+      ...overrides.consumerVars,
+    };
     this.settings = consumerConfig(this.consumerEnv as unknown as Record<string, unknown>);
   }
 
@@ -130,11 +144,34 @@ export class Pipeline {
   /** Delivers events to the consumer as one batch, the way the queue would. */
   async deliver(events: unknown[], attempts = 1): Promise<QueueResult> {
     const batch = createMessageBatch<unknown>(
-      "ingest-part-events",
+      "ingest-events",
       events.map((body, index) => ({ id: `m-${crypto.randomUUID()}-${index}`, timestamp: Date.now(), attempts, body })),
     );
     await consumer.queue(batch, this.consumerEnv);
     return getQueueResult(batch, createExecutionContext());
+  }
+
+  putChunk(uploadId: string, seq: number | string, data: Uint8Array, options: { final?: boolean } = {}) {
+    return this.json<{ sequence: number; size: number; md5: string; final: boolean; duplicate: boolean }>(
+      `/uploads/${uploadId}/chunks/${seq}${options.final === true ? "?final=1" : ""}`,
+      { method: "PUT", body: data, headers: { "content-length": String(data.byteLength) } },
+    );
+  }
+
+  /**
+   * Delivers everything queued, and whatever that queues in turn (a stream continuing in a new
+   * invocation) or asks to retry, until the queue is empty. Returns the number of batches.
+   */
+  async settle(maxBatches = 200): Promise<number> {
+    let batches = 0;
+    for (let pending = this.queue.drainAll(); pending.length > 0; pending.push(...this.queue.drainAll())) {
+      if (++batches > maxBatches) throw new Error("the queue did not settle");
+      const batch = pending.splice(0, 100);
+      const result = await this.deliver(batch);
+      const retried = new Set(result.retryMessages.map((message) => Number(message.msgId.split("-").at(-1))));
+      pending.push(...batch.filter((_, index) => retried.has(index)));
+    }
+    return batches;
   }
 
   /** Runs the consumer's cron at the given time. */

@@ -15,14 +15,15 @@ type Probe = { method: string; path: string; headers: Record<string, string>; bo
 
 const encoder = new TextEncoder();
 
-function requests(uploadId: string): fc.Arbitrary<Probe> {
-  const id = fc.oneof(fc.constant(uploadId), fc.string({ maxLength: 12 }).map(encodeURIComponent), fc.constant("%E0%A4%A"));
+function requests(uploadIds: string[]): fc.Arbitrary<Probe> {
+  const id = fc.oneof(fc.constantFrom(...uploadIds), fc.string({ maxLength: 12 }).map(encodeURIComponent), fc.constant("%E0%A4%A"));
   const partNumber = fc.oneof(fc.integer({ min: -3, max: 10_003 }).map(String), fc.string({ maxLength: 6 }).map(encodeURIComponent));
   const segment = fc.oneof(fc.webSegment(), fc.constant("%ZZ"), fc.constant("a%2Fb"), fc.constant(""));
   const path = fc.oneof(
     fc.constantFrom("/", "/uploads", "/openapi.json", "/objects/", "/uploads/"),
     id.map((i) => `/uploads/${i}`),
     fc.tuple(id, partNumber).map(([i, n]) => `/uploads/${i}/parts/${n}`),
+    fc.tuple(id, partNumber, fc.constantFrom("", "?final=1", "?final=x")).map(([i, n, f]) => `/uploads/${i}/chunks/${n}${f}`),
     id.map((i) => `/uploads/${i}/complete`),
     segment.map((s) => `/objects/${s}`),
     fc.webPath(),
@@ -73,14 +74,16 @@ function requests(uploadId: string): fc.Arbitrary<Probe> {
 describe("the HTTP surface, probed with random requests", () => {
   let pipeline: Pipeline;
   let uploadId: string;
+  let streamId: string;
   beforeAll(async () => {
     pipeline = new Pipeline();
     uploadId = (await pipeline.create({ key: "prop/target.bin", parts: 3, partSize: PART })).uploadId;
+    streamId = (await pipeline.create({ key: "prop/stream.bin", mode: "stream", partSize: PART })).uploadId;
   });
 
   it("never answers 5xx, always uses the JSON error shape for 4xx, and changes nothing when it refuses", async () => {
     await fc.assert(
-      fc.asyncProperty(requests(uploadId), async (probe) => {
+      fc.asyncProperty(requests([uploadId, streamId]), async (probe) => {
         const before = await snapshot();
         const queued = pipeline.queue.sent.length;
         const response = await pipeline.fetch(probe.path, {

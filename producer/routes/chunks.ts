@@ -1,0 +1,101 @@
+import { Hono } from "hono";
+import { chunkContext, markFinalChunk, recordStagedChunk, stagingKey } from "../../shared/db/chunks";
+import { ApiError } from "../../shared/errors";
+import { errorMessage } from "../../shared/r2-errors";
+import { ChunkSequence, type StreamEvent, UploadId } from "../../shared/schemas";
+import { type AppEnv, config } from "../context";
+import { finalMarker } from "../final-marker";
+import { declaredLength } from "../ingest";
+import { parseInput } from "../validation";
+
+export const chunks = new Hono<AppEnv>();
+
+/**
+ * One chunk of a stream: any size, staged in R2 under the reserved prefix and recorded in D1;
+ * the consumer coalesces staged chunks into parts. Re-sending a chunk is safe: the same bytes
+ * are a no-op, different bytes replace a chunk that is still only staged, and a chunk whose
+ * bytes are already in a part cannot change (409).
+ */
+chunks.put("/:uploadId/chunks/:seq", async (c) => {
+  const uploadId = parseInput(UploadId, c.req.param("uploadId"), "upload id");
+  const seq = parseInput(ChunkSequence, c.req.param("seq"), "chunk sequence");
+  const final = finalMarker(c.req.query("final"));
+  const size = declaredLength(c.req.raw);
+  if (size === 0) throw new ApiError(400, "empty_chunk", "a chunk must hold at least one byte");
+  const { maxPartSize } = config(c.env);
+  if (size > maxPartSize) throw new ApiError(413, "chunk_too_large", `chunks are at most ${maxPartSize} bytes`);
+
+  const { upload, chunk, highestSeq } = await chunkContext(c.env.DB, uploadId, seq);
+  if (upload === null) throw new ApiError(404, "upload_not_found", `no upload with id ${uploadId}`);
+  if (upload.mode !== "stream") {
+    throw new ApiError(409, "not_a_stream", "this upload takes parts, not chunks: create it with \"mode\": \"stream\"");
+  }
+  if (upload.state !== "open") {
+    throw new ApiError(409, "upload_not_open", `the upload is ${upload.state} and takes no more chunks`, {
+      state: upload.state,
+    });
+  }
+  if (upload.final_chunk !== null && seq > upload.final_chunk) {
+    throw new ApiError(409, "beyond_final_chunk", `chunk ${upload.final_chunk} was marked final; ${seq} is beyond it`);
+  }
+  if (final && upload.final_chunk !== null && upload.final_chunk !== seq) {
+    throw new ApiError(409, "final_conflict", `chunk ${upload.final_chunk} is already marked final`);
+  }
+  if (final && highestSeq > seq) {
+    throw new ApiError(409, "final_conflict", `chunk ${highestSeq} was received, so ${seq} cannot be final`);
+  }
+
+  const body = c.req.raw.body ?? new ReadableStream<Uint8Array>();
+  if (chunk?.state === "coalesced") {
+    // Its bytes are in a part already: only an identical re-send is acceptable.
+    const md5 = await md5Hex(body);
+    if (md5 !== chunk.md5) {
+      throw new ApiError(409, "chunk_committed", `chunk ${seq} is already written into the object and cannot change`);
+    }
+    return c.json({ sequence: seq, size: chunk.size, md5, final: upload.final_chunk === seq, duplicate: true });
+  }
+
+  if (final && !(await markFinalChunk(c.env.DB, uploadId, seq))) {
+    throw new ApiError(409, "final_conflict", "another chunk was marked final, or a later chunk arrived, meanwhile");
+  }
+  const key = stagingKey(uploadId, seq);
+  let staged: R2Object | null;
+  try {
+    staged = await c.env.BUCKET.put(key, body);
+  } catch (error) {
+    console.error(JSON.stringify({ event: "stage_chunk_failed", uploadId, seq, error: errorMessage(error) }));
+    throw new ApiError(503, "storage_unavailable", "storage did not accept the chunk; send it again", undefined, {
+      "Retry-After": "1",
+    });
+  }
+  // put() only answers null for failed onlyIf conditions, and this one has none.
+  if (staged === null) throw new Error("R2 refused an unconditional put");
+  if (!(await recordStagedChunk(c.env.DB, { uploadId, seq, size, md5: staged.etag }, Date.now()))) {
+    // Coalesced between our read and now: the staged copy we just wrote must not linger.
+    await c.env.BUCKET.delete(key);
+    throw new ApiError(409, "chunk_committed", `chunk ${seq} is already written into the object and cannot change`);
+  }
+
+  const event: StreamEvent = { type: "chunk.staged", uploadId };
+  try {
+    await c.env.UPLOAD_EVENTS.send(event, { contentType: "json" });
+  } catch (error) {
+    console.error(JSON.stringify({ event: "enqueue_failed", uploadId, seq, error: errorMessage(error) }));
+    throw new ApiError(503, "enqueue_failed", "the chunk was stored but not queued for coalescing; send it again", undefined, {
+      "Retry-After": "1",
+    });
+  }
+  return c.json({
+    sequence: seq,
+    size,
+    md5: staged.etag,
+    final: final || upload.final_chunk === seq,
+    duplicate: chunk !== null && chunk.md5 === staged.etag,
+  });
+});
+
+async function md5Hex(body: ReadableStream<Uint8Array>): Promise<string> {
+  const digest = new crypto.DigestStream("MD5");
+  await body.pipeTo(digest);
+  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

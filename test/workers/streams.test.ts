@@ -1,0 +1,300 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { stagingPrefix } from "../../shared/db/chunks";
+import type { UploadStatus } from "../../shared/schemas";
+import { Rng } from "./chaos";
+import { probeBucket, r2Error } from "./faults";
+import { bytes, MiB, objectBytes, Pipeline, PART, sha256 } from "./helpers";
+
+const HOUR = 60 * 60 * 1000;
+
+async function createStream(pipeline: Pipeline, key: string, extra: Record<string, unknown> = {}): Promise<UploadStatus> {
+  return pipeline.create({ key, mode: "stream", partSize: PART, ...extra });
+}
+
+/** SHA-256 of a sequence of byte arrays, without concatenating them. */
+async function sha256Of(chunks: Iterable<Uint8Array>): Promise<string> {
+  const digest = new crypto.DigestStream("SHA-256");
+  const writer = digest.getWriter();
+  for (const chunk of chunks) await writer.write(chunk);
+  await writer.close();
+  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function objectSha256(key: string): Promise<string | null> {
+  const object = await env.BUCKET.get(key);
+  if (object === null) return null;
+  const digest = new crypto.DigestStream("SHA-256");
+  await object.body.pipeTo(digest);
+  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function partSizes(uploadId: string): Promise<number[]> {
+  const { results } = await env.DB.prepare("SELECT size FROM parts WHERE upload_id = ?1 ORDER BY part_number")
+    .bind(uploadId)
+    .all<{ size: number }>();
+  return results.map((row) => row.size);
+}
+
+async function stagedKeys(uploadId: string): Promise<string[]> {
+  return (await env.BUCKET.list({ prefix: stagingPrefix(uploadId) })).objects.map((object) => object.key);
+}
+
+describe("chunk streams", () => {
+  it("coalesces a 64 MiB stream of 64 KiB chunks into parts of exactly the part size", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/64mib.bin");
+    const chunks = Array.from({ length: 1024 }, (_, i) => bytes(64 * 1024, 1000 + i));
+    for (const [i, chunk] of chunks.entries()) {
+      const response = await pipeline.putChunk(upload.uploadId, i + 1, chunk, { final: i === chunks.length - 1 });
+      expect(response.status).toBe(200);
+    }
+    await pipeline.settle();
+
+    const status = await pipeline.status(upload.uploadId);
+    expect(status.state).toBe("completed");
+    expect(status.object?.size).toBe(64 * MiB);
+    const sizes = await partSizes(upload.uploadId);
+    expect(sizes.slice(0, -1).every((size) => size === PART)).toBe(true);
+    expect(sizes.at(-1)).toBe(64 * MiB - 12 * PART);
+    expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
+    expect(await stagedKeys(upload.uploadId)).toEqual([]);
+  }, 120_000);
+
+  it("completes a stream of 2,000 random-size chunks sent in random order, 10% twice, byte for byte", async () => {
+    const rng = new Rng(4242);
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/random.bin");
+    const chunks = Array.from({ length: 2000 }, (_, i) => bytes(1 + rng.int(256 * 1024), 5000 + i));
+    const sends = chunks.map((_, i) => i + 1);
+    sends.push(...sends.filter(() => rng.chance(0.1)));
+    for (const seq of rng.shuffle(sends)) {
+      const response = await pipeline.putChunk(upload.uploadId, seq, chunks[seq - 1]!, { final: seq === chunks.length });
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
+      // Deliver as we go, the way the queue would, so coalescing runs while chunks arrive.
+      if (rng.chance(0.05)) await pipeline.settle();
+    }
+    await pipeline.settle();
+
+    const status = await pipeline.status(upload.uploadId);
+    expect(status.state, status.failureReason ?? "").toBe("completed");
+    expect(status.object?.size).toBe(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+    expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
+    expect(await stagedKeys(upload.uploadId)).toEqual([]);
+  }, 240_000);
+
+  it("keeps staged bytes under two part sizes while chunks arrive in order", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/bounded.bin");
+    let peak = 0;
+    for (let seq = 1; seq <= 48; seq++) {
+      expect((await pipeline.putChunk(upload.uploadId, seq, bytes(512 * 1024, seq))).status).toBe(200);
+      await pipeline.settle();
+      peak = Math.max(peak, (await pipeline.status(upload.uploadId)).stream!.stagedBytes);
+    }
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(2 * PART);
+    const status = await pipeline.status(upload.uploadId);
+    expect(status.stream).toMatchObject({ committedBytes: 4 * PART, contiguousThrough: 48, missingChunks: [] });
+  }, 60_000);
+
+  it("completes whether the final marker comes first, among the chunks, or last", async () => {
+    for (const [name, order] of [
+      ["first", [3, 1, 2]],
+      ["among", [1, 3, 2]],
+      ["last", [1, 2, 3]],
+    ] as const) {
+      const pipeline = new Pipeline();
+      const upload = await createStream(pipeline, `stream/final-${name}.bin`);
+      const chunks = [bytes(100, 1), bytes(200, 2), bytes(300, 3)];
+      for (const seq of order) {
+        expect((await pipeline.putChunk(upload.uploadId, seq, chunks[seq - 1]!, { final: seq === 3 })).status).toBe(200);
+      }
+      await pipeline.settle();
+      expect((await pipeline.status(upload.uploadId)).state, name).toBe("completed");
+      expect(await objectBytes(upload.key)).toEqual(new Uint8Array([...chunks[0]!, ...chunks[1]!, ...chunks[2]!]));
+    }
+  });
+
+  it("refuses a conflicting final marker and chunks beyond the final one with 409", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/conflict.bin");
+    expect((await pipeline.putChunk(upload.uploadId, 5, bytes(10, 5), { final: true })).status).toBe(200);
+    const again = await pipeline.putChunk(upload.uploadId, 5, bytes(10, 5), { final: true });
+    expect(again.status).toBe(200);
+    const other = await pipeline.putChunk(upload.uploadId, 4, bytes(10, 4), { final: true });
+    expect(other.status).toBe(409);
+    expect(other.body).toMatchObject({ error: { code: "final_conflict" } });
+    const beyond = await pipeline.putChunk(upload.uploadId, 6, bytes(10, 6));
+    expect(beyond.status).toBe(409);
+    expect(beyond.body).toMatchObject({ error: { code: "beyond_final_chunk" } });
+
+    const later = await createStream(pipeline, "stream/conflict-later.bin");
+    await pipeline.putChunk(later.uploadId, 9, bytes(10, 9));
+    const tooEarly = await pipeline.putChunk(later.uploadId, 8, bytes(10, 8), { final: true });
+    expect(tooEarly.status).toBe(409);
+  });
+
+  it("treats re-sent chunks safely: same bytes are a no-op, new bytes replace a staged chunk, a coalesced one cannot change", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/resend.bin");
+    const first = bytes(PART, 1);
+    expect((await pipeline.putChunk(upload.uploadId, 1, first)).body.duplicate).toBe(false);
+    expect((await pipeline.putChunk(upload.uploadId, 1, first)).body.duplicate).toBe(true);
+    const replacement = bytes(PART, 2);
+    expect((await pipeline.putChunk(upload.uploadId, 1, replacement)).body.duplicate).toBe(false);
+    await pipeline.settle();
+    expect((await pipeline.status(upload.uploadId)).stream?.committedBytes).toBe(PART);
+
+    const same = await pipeline.putChunk(upload.uploadId, 1, replacement);
+    expect(same.status).toBe(200);
+    expect(same.body.duplicate).toBe(true);
+    const changed = await pipeline.putChunk(upload.uploadId, 1, first);
+    expect(changed.status).toBe(409);
+    expect(changed.body).toMatchObject({ error: { code: "chunk_committed" } });
+
+    await pipeline.putChunk(upload.uploadId, 2, bytes(7, 3), { final: true });
+    await pipeline.settle();
+    expect(await sha256((await objectBytes(upload.key))!)).toBe(await sha256(new Uint8Array([...replacement, ...bytes(7, 3)])));
+  });
+
+  it("reports received, missing, staged and committed chunks in the status", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/status.bin");
+    for (const seq of [1, 2, 3, 6, 9]) await pipeline.putChunk(upload.uploadId, seq, bytes(1000, seq));
+    await pipeline.putChunk(upload.uploadId, 12, bytes(10, 12), { final: true });
+    await pipeline.settle();
+    const status = await pipeline.status(upload.uploadId);
+    expect(status.mode).toBe("stream");
+    expect(status.stream).toEqual({
+      chunksReceived: 6,
+      finalChunk: 12,
+      contiguousThrough: 3,
+      missingChunks: ["4-5", "7-8", "10-11"],
+      stagedBytes: 5010,
+      committedBytes: 0,
+    });
+  });
+
+  it("sweeps an abandoned stream: aborted in R2, no staged chunk left behind", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/abandoned.bin", { staleAfterSeconds: 60 });
+    for (let seq = 1; seq <= 12; seq++) await pipeline.putChunk(upload.uploadId, seq, bytes(MiB, seq));
+    await pipeline.settle();
+    expect((await pipeline.status(upload.uploadId)).stream?.committedBytes).toBe(2 * PART);
+    expect((await stagedKeys(upload.uploadId)).length).toBeGreaterThan(0);
+
+    await pipeline.cron(Date.now() + HOUR);
+
+    expect((await pipeline.status(upload.uploadId)).state).toBe("aborted");
+    expect(await stagedKeys(upload.uploadId)).toEqual([]);
+    const r2 = env.BUCKET.resumeMultipartUpload(upload.key, upload.uploadId);
+    await expect(r2.uploadPart(9, bytes(10, 1))).rejects.toThrow(/does not exist/);
+    expect((await pipeline.putChunk(upload.uploadId, 13, bytes(10, 13))).status).toBe(409);
+  });
+
+  it("retries a coalesce interrupted by a storage failure without losing or doubling bytes", async () => {
+    let failures = 0;
+    const probe = probeBucket(env.BUCKET, {
+      beforeUploadPart: (call) => {
+        if (call === 2) {
+          failures++;
+          throw r2Error("We encountered an internal error. Please try again.", 10001);
+        }
+      },
+    });
+    const pipeline = new Pipeline({ bucket: probe.bucket });
+    const upload = await createStream(pipeline, "stream/interrupted.bin");
+    const chunks = Array.from({ length: 11 }, (_, i) => bytes(MiB, 300 + i));
+    for (const [i, chunk] of chunks.entries()) {
+      await pipeline.putChunk(upload.uploadId, i + 1, chunk, { final: i === chunks.length - 1 });
+    }
+    await pipeline.settle();
+
+    expect(failures).toBe(1);
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await partSizes(upload.uploadId)).toEqual([PART, PART, MiB]);
+    expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
+  });
+
+  it("serialises coalescing of one stream across concurrent batches", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/concurrent.bin");
+    const chunks = Array.from({ length: 16 }, (_, i) => bytes(MiB, 700 + i));
+    for (const [i, chunk] of chunks.entries()) {
+      await pipeline.putChunk(upload.uploadId, i + 1, chunk, { final: i === chunks.length - 1 });
+    }
+    const events = pipeline.queue.drainAll();
+    const results = await Promise.all([pipeline.deliver(events), pipeline.deliver(events), pipeline.deliver(events)]);
+    expect(results.some((result) => result.retryMessages.length > 0)).toBe(true);
+    await pipeline.settle();
+    // Whatever was retried or continued: still one copy of every byte, in order.
+    await pipeline.deliver(events);
+    await pipeline.settle();
+
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await partSizes(upload.uploadId)).toEqual([PART, PART, PART, MiB]);
+    expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
+  });
+
+  it("does not serve staged chunks and reserves their prefix", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/hidden.bin");
+    await pipeline.putChunk(upload.uploadId, 1, bytes(10, 1));
+    const [key] = await stagedKeys(upload.uploadId);
+    expect((await pipeline.fetch(`/objects/${key}`)).status).toBe(404);
+    expect((await pipeline.fetch(`/${key}?action=get`)).status).toBe(400);
+    const reserved = await pipeline.json("/uploads", { method: "POST", body: JSON.stringify({ key: `${key}x` }) });
+    expect(reserved.status).toBe(400);
+  });
+
+  it("refuses chunks for part uploads and parts for streams", async () => {
+    const pipeline = new Pipeline();
+    const parts = await pipeline.create({ key: "stream/not-a-stream.bin", partSize: PART });
+    expect((await pipeline.putChunk(parts.uploadId, 1, bytes(10, 1))).body).toMatchObject({ error: { code: "not_a_stream" } });
+    const stream = await createStream(pipeline, "stream/not-parts.bin");
+    expect((await pipeline.putPart(stream.uploadId, 1, bytes(10, 1))).body).toMatchObject({ error: { code: "not_parts" } });
+  });
+});
+
+describe("final-part marker", () => {
+  it("completes an upload of unknown length once the part marked final and all before it are in", async () => {
+    const pipeline = new Pipeline();
+    const upload = await pipeline.create({ key: "final/unknown.bin", partSize: PART });
+    const last = bytes(99, 3);
+    expect((await pipeline.status(upload.uploadId)).expectedParts).toBeNull();
+    // The marker may come before the other parts.
+    const marked = await pipeline.json(`/uploads/${upload.uploadId}/parts/3?final=1`, {
+      method: "PUT",
+      body: last,
+      headers: { "content-length": String(last.byteLength) },
+    });
+    expect(marked.status).toBe(200);
+    expect((await pipeline.status(upload.uploadId)).expectedParts).toBe(3);
+    const first = bytes(PART, 1);
+    const second = bytes(PART, 2);
+    await pipeline.putPart(upload.uploadId, 1, first);
+    await pipeline.putPart(upload.uploadId, 2, second);
+    await pipeline.deliver(pipeline.queue.drain());
+
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await sha256((await objectBytes(upload.key))!)).toBe(await sha256(new Uint8Array([...first, ...second, ...last])));
+  });
+
+  it("refuses a second, conflicting final marker with 409 and writes nothing", async () => {
+    const pipeline = new Pipeline();
+    const upload = await pipeline.create({ key: "final/conflict.bin", partSize: PART });
+    const mark = (n: number) =>
+      pipeline.json(`/uploads/${upload.uploadId}/parts/${n}?final=1`, {
+        method: "PUT",
+        body: bytes(10, n),
+        headers: { "content-length": "10" },
+      });
+    expect((await mark(4)).status).toBe(200);
+    expect((await mark(4)).status).toBe(200);
+    const conflicting = await mark(3);
+    expect(conflicting.status).toBe(409);
+    expect(conflicting.body).toMatchObject({ error: { code: "final_conflict" } });
+    expect(pipeline.queue.drain().map((event) => event.partNumber)).toEqual([4, 4]);
+  });
+});
