@@ -73,24 +73,29 @@ async function coalesceHeld(
     const available = run.reduce((sum, chunk) => sum + chunk.size, 0) - cursor.offset;
     const reachesFinal = upload.final_chunk !== null && run.at(-1)?.seq === upload.final_chunk;
     const length = available >= partSize ? partSize : reachesFinal ? available : 0;
-    if (length === 0) return "idle";
+    if (length === 0) {
+      // Everything is in parts and only an empty final chunk is left: the stream is whole.
+      return reachesFinal ? finishOnPartBoundary(db, upload, leaseId, cursor, run) : "idle";
+    }
     if (parts >= budget.parts || reads >= budget.chunkReads) return "more";
 
     const { slices, next } = planPart(run, cursor, length);
     reads += slices.length;
     const etag = await writePart(bucket, upload, cursor.nextPart, slices, length);
     const isLast = reachesFinal && length === available;
-    const [, , moved] = await db.batch(
-      commitPartStatements(db, {
+    const moved = (
+      await db.batch(
+        commitPartStatements(db, {
         uploadId: upload.upload_id,
         leaseId,
         part: { number: cursor.nextPart, etag, size: length },
         touchedChunks: { from: cursor.nextChunk, through: slices.at(-1)?.seq ?? cursor.nextChunk },
         cursor: next,
-        expectedParts: isLast ? cursor.nextPart : null,
-        now: Date.now(),
-      }),
-    );
+          expectedParts: isLast ? cursor.nextPart : null,
+          now: Date.now(),
+        }),
+      )
+    ).at(-1);
     if ((moved?.meta.changes ?? 0) === 0) return "busy";
 
     const consumed = run.filter((chunk) => chunk.seq < next.nextChunk);
@@ -103,6 +108,31 @@ async function coalesceHeld(
     if (isLast) return "ready";
     if (run.length === 0) run = await contiguousChunks(db, upload.upload_id, cursor.nextChunk, CHUNK_PAGE);
   }
+}
+
+/** Moves the cursor past the empty final chunk and fixes the part count at the parts written. */
+async function finishOnPartBoundary(
+  db: D1Database,
+  upload: UploadRow,
+  leaseId: string,
+  cursor: StreamCursor,
+  run: ChunkRow[],
+): Promise<CoalesceResult> {
+  const final = run.at(-1)?.seq ?? cursor.nextChunk;
+  const moved = (
+    await db.batch(
+      commitPartStatements(db, {
+        uploadId: upload.upload_id,
+        leaseId,
+        part: null,
+        touchedChunks: { from: cursor.nextChunk, through: final },
+        cursor: { ...cursor, nextChunk: final + 1, offset: 0 },
+        expectedParts: cursor.nextPart - 1,
+        now: Date.now(),
+      }),
+    )
+  ).at(-1);
+  return (moved?.meta.changes ?? 0) === 0 ? "busy" : "ready";
 }
 
 /** Which byte ranges of which chunks make up the next part, and where the cursor ends up. */
@@ -146,6 +176,7 @@ async function writePart(
   const feed = async () => {
     try {
       for (const slice of slices) {
+        if (slice.length === 0) continue;
         const object = await bucket.get(stagingKey(upload.upload_id, slice.seq), {
           range: { offset: slice.offset, length: slice.length },
           // A chunk re-sent with new bytes since we read D1: do not mix copies.

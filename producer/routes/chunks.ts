@@ -21,7 +21,9 @@ chunks.put("/:uploadId/chunks/:seq", async (c) => {
   const seq = parseInput(ChunkSequence, c.req.param("seq"), "chunk sequence");
   const final = finalMarker(c.req.query("final"));
   const size = declaredLength(c.req.raw);
-  if (size === 0) throw new ApiError(400, "empty_chunk", "a chunk must hold at least one byte");
+  // An empty chunk can only end a stream: it lets a device that only learns at the end of its
+  // data that the stream is over close it without holding back its last chunk.
+  if (size === 0 && !final) throw new ApiError(400, "empty_chunk", "only the final chunk may be empty");
   const { maxPartSize } = config(c.env);
   if (size > maxPartSize) throw new ApiError(413, "chunk_too_large", `chunks are at most ${maxPartSize} bytes`);
 

@@ -57,7 +57,8 @@ export function commitPartStatements(
   commit: {
     uploadId: string;
     leaseId: string;
-    part: { number: number; etag: string; size: number };
+    /** Null when the cursor only moves past empty chunks (a stream ended by an empty final chunk). */
+    part: { number: number; etag: string; size: number } | null;
     touchedChunks: { from: number; through: number };
     cursor: StreamCursor;
     expectedParts: number | null;
@@ -66,15 +67,21 @@ export function commitPartStatements(
 ): D1PreparedStatement[] {
   const { uploadId, leaseId, part, touchedChunks, cursor, now } = commit;
   const leaseHeld = "EXISTS (SELECT 1 FROM uploads WHERE upload_id = ?1 AND lease_id = ?2)";
+  const recordPart =
+    part === null
+      ? []
+      : [
+          db
+            .prepare(
+              `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at)
+               SELECT ?1, ?3, ?4, ?5, ?3, ?6, ?6 WHERE ${leaseHeld}
+               ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = excluded.etag, size = excluded.size,
+                 uploaded_at = excluded.uploaded_at, recorded_at = excluded.recorded_at`,
+            )
+            .bind(uploadId, leaseId, part.number, part.etag, part.size, now),
+        ];
   return [
-    db
-      .prepare(
-        `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at)
-         SELECT ?1, ?3, ?4, ?5, ?3, ?6, ?6 WHERE ${leaseHeld}
-         ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = excluded.etag, size = excluded.size,
-           uploaded_at = excluded.uploaded_at, recorded_at = excluded.recorded_at`,
-      )
-      .bind(uploadId, leaseId, part.number, part.etag, part.size, now),
+    ...recordPart,
     // A chunk with any byte in a part can no longer be replaced: it is "coalesced".
     db
       .prepare(`UPDATE chunks SET state = 'coalesced' WHERE upload_id = ?1 AND seq BETWEEN ?3 AND ?4 AND ${leaseHeld}`)

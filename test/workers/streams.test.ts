@@ -116,6 +116,36 @@ describe("chunk streams", () => {
     }
   });
 
+  it("ends a stream with an empty final chunk, on a part boundary or not", async () => {
+    for (const [name, sizes] of [
+      ["boundary", [PART, PART]],
+      ["mid-part", [PART, 1234]],
+      ["empty", []],
+    ] as const) {
+      const pipeline = new Pipeline();
+      const upload = await createStream(pipeline, `stream/empty-final-${name}.bin`);
+      const chunks = sizes.map((size, i) => bytes(size, 900 + i));
+      for (const [i, chunk] of chunks.entries()) await pipeline.putChunk(upload.uploadId, i + 1, chunk);
+      const end = await pipeline.putChunk(upload.uploadId, chunks.length + 1, new Uint8Array(0), { final: true });
+      expect(end.status, name).toBe(200);
+      await pipeline.settle();
+
+      const status = await pipeline.status(upload.uploadId);
+      expect(status.state, name).toBe("completed");
+      expect(status.object?.size, name).toBe(sizes.reduce((sum: number, size) => sum + size, 0));
+      expect(await objectSha256(upload.key), name).toBe(await sha256Of(chunks));
+      expect(await stagedKeys(upload.uploadId), name).toEqual([]);
+    }
+  });
+
+  it("refuses an empty chunk that is not final", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "stream/empty-middle.bin");
+    const response = await pipeline.putChunk(upload.uploadId, 1, new Uint8Array(0));
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: { code: "empty_chunk" } });
+  });
+
   it("refuses a conflicting final marker and chunks beyond the final one with 409", async () => {
     const pipeline = new Pipeline();
     const upload = await createStream(pipeline, "stream/conflict.bin");
