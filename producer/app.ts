@@ -3,6 +3,7 @@ import { HTTPException } from "hono/http-exception";
 import { ApiError } from "../shared/errors";
 import { errorMessage } from "../shared/r2-errors";
 import type { AppEnv } from "./context";
+import { corsForConfiguredOrigins } from "./cors";
 import { chunks } from "./routes/chunks";
 import { compatRouter } from "./routes/compat";
 import { objects } from "./routes/objects";
@@ -11,6 +12,7 @@ import { uploads } from "./routes/uploads";
 
 export const app = new Hono<AppEnv>();
 
+app.use("*", corsForConfiguredOrigins);
 app.use("*", compatRouter);
 app.route("/uploads", uploads);
 app.route("/uploads", chunks);

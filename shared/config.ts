@@ -5,7 +5,16 @@ const seconds = (fallback: number) => z.coerce.number().int().positive().default
 
 const MiB = 1024 * 1024;
 
+const flag = z
+  .enum(["true", "false", "1", "0", ""])
+  .default("false")
+  .transform((value) => value === "true" || value === "1");
+
 const ProducerConfig = z.object({
+  ALLOW_ANONYMOUS: flag,
+  PUBLIC_READS: flag,
+  CORS_ORIGINS: z.string().default(""),
+  TOKEN_TTL_SECONDS: seconds(7 * 24 * 60 * 60),
   DEFAULT_PART_SIZE: bytes(8 * MiB),
   MIN_PART_SIZE: bytes(5 * MiB),
   MAX_PART_SIZE: bytes(100_000_000),
@@ -13,6 +22,10 @@ const ProducerConfig = z.object({
   MAX_STALE_AFTER_SECONDS: seconds(7 * 24 * 60 * 60),
 });
 export type ProducerConfig = {
+  allowAnonymous: boolean;
+  publicReads: boolean;
+  corsOrigins: string[];
+  tokenTtlSeconds: number;
   defaultPartSize: number;
   minPartSize: number;
   maxPartSize: number;
@@ -37,6 +50,12 @@ export type ConsumerConfig = {
 export function producerConfig(vars: Record<string, unknown>): ProducerConfig {
   const parsed = ProducerConfig.parse(pickDefined(vars, Object.keys(ProducerConfig.shape)));
   return {
+    allowAnonymous: parsed.ALLOW_ANONYMOUS,
+    publicReads: parsed.PUBLIC_READS,
+    corsOrigins: parsed.CORS_ORIGINS.split(",")
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ""),
+    tokenTtlSeconds: parsed.TOKEN_TTL_SECONDS,
     defaultPartSize: parsed.DEFAULT_PART_SIZE,
     minPartSize: parsed.MIN_PART_SIZE,
     maxPartSize: parsed.MAX_PART_SIZE,

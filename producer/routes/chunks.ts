@@ -3,6 +3,7 @@ import { chunkContext, markFinalChunk, recordStagedChunk, stagingKey } from "../
 import { ApiError } from "../../shared/errors";
 import { errorMessage } from "../../shared/r2-errors";
 import { ChunkSequence, type StreamEvent, UploadId } from "../../shared/schemas";
+import { authenticate, authorizeUpload, authorizeUploadId } from "../auth/access";
 import { type AppEnv, config } from "../context";
 import { finalMarker } from "../final-marker";
 import { declaredLength } from "../ingest";
@@ -17,7 +18,9 @@ export const chunks = new Hono<AppEnv>();
  * bytes are already in a part cannot change (409).
  */
 chunks.put("/:uploadId/chunks/:seq", async (c) => {
+  const caller = await authenticate(c);
   const uploadId = parseInput(UploadId, c.req.param("uploadId"), "upload id");
+  authorizeUploadId(caller, uploadId);
   const seq = parseInput(ChunkSequence, c.req.param("seq"), "chunk sequence");
   const final = finalMarker(c.req.query("final"));
   const size = declaredLength(c.req.raw);
@@ -29,6 +32,7 @@ chunks.put("/:uploadId/chunks/:seq", async (c) => {
 
   const { upload, chunk, highestSeq } = await chunkContext(c.env.DB, uploadId, seq);
   if (upload === null) throw new ApiError(404, "upload_not_found", `no upload with id ${uploadId}`);
+  authorizeUpload(caller, upload);
   if (upload.mode !== "stream") {
     throw new ApiError(409, "not_a_stream", "this upload takes parts, not chunks: create it with \"mode\": \"stream\"");
   }

@@ -5,6 +5,15 @@ import { getUpload, insertUpload, type UploadRow } from "../../shared/db/uploads
 import { ApiError } from "../../shared/errors";
 import { errorMessage } from "../../shared/r2-errors";
 import { CompatCompleteRequest, PartNumber, STAGING_PREFIX } from "../../shared/schemas";
+import {
+  authenticate,
+  authorizeKeyWrite,
+  authorizeRead,
+  authorizeUpload,
+  authorizeUploadId,
+  tokenSecret,
+} from "../auth/access";
+import { issueUploadToken } from "../auth/tokens";
 import { type AppContext, type AppEnv, config } from "../context";
 import { declaredLength, ingestPart } from "../ingest";
 import { parseInput, readJson } from "../validation";
@@ -66,17 +75,28 @@ function requireQuery(c: AppContext, name: string): string {
   return value;
 }
 
-async function requireOpenUpload(c: AppContext, key: string, uploadId: string): Promise<UploadRow> {
+/** The upload named by the query, once the caller has shown it may touch it. */
+async function accessibleUpload(c: AppContext, key: string, uploadId: string): Promise<UploadRow> {
+  const caller = await authenticate(c);
+  authorizeUploadId(caller, uploadId);
   const row = await getUpload(c.env.DB, uploadId);
   if (row === null || row.object_key !== key) {
     throw new ApiError(400, "upload_not_found", `no upload ${uploadId} for key ${key}`);
   }
+  authorizeUpload(caller, row);
+  return row;
+}
+
+async function requireOpenUpload(c: AppContext, key: string, uploadId: string): Promise<UploadRow> {
+  const row = await accessibleUpload(c, key, uploadId);
   if (row.state !== "open") throw new ApiError(400, "upload_not_open", `the upload is ${row.state}`);
   return row;
 }
 
 async function create(c: AppContext, rawKey: string): Promise<Response> {
+  const caller = await authenticate(c);
   const key = requireKey(rawKey);
+  authorizeKeyWrite(caller, key);
   const multipart = await c.env.BUCKET.createMultipartUpload(key);
   try {
     await insertUpload(c.env.DB, {
@@ -96,7 +116,18 @@ async function create(c: AppContext, rawKey: string): Promise<Response> {
     console.error(JSON.stringify({ event: "register_upload_failed", error: errorMessage(error) }));
     throw new ApiError(503, "database_unavailable", "the upload could not be registered; try again");
   }
-  return c.json({ key: multipart.key, uploadId: multipart.uploadId });
+  const settings = config(c.env);
+  const secret = tokenSecret(c.env);
+  // An extra field: clients of the example ignore it, others can hand it to their uploaders.
+  const uploadToken =
+    secret === null
+      ? null
+      : await issueUploadToken(secret, {
+          uploadId: multipart.uploadId,
+          key,
+          expiresAt: Math.floor(Date.now() / 1000) + settings.tokenTtlSeconds,
+        });
+  return c.json({ key: multipart.key, uploadId: multipart.uploadId, uploadToken });
 }
 
 async function uploadPart(c: AppContext, key: string): Promise<Response> {
@@ -143,10 +174,7 @@ async function complete(c: AppContext, key: string): Promise<Response> {
 
 async function abort(c: AppContext, key: string): Promise<Response> {
   const uploadId = requireQuery(c, "uploadId");
-  const row = await getUpload(c.env.DB, uploadId);
-  if (row === null || row.object_key !== key) {
-    throw new ApiError(400, "upload_not_found", `no upload ${uploadId} for key ${key}`);
-  }
+  await accessibleUpload(c, key, uploadId);
   const ended = await abortUpload(c.env.DB, c.env.BUCKET, uploadId, "client", Date.now());
   if (ended !== null && ended.state !== "aborted") {
     throw new ApiError(400, "upload_not_open", `the upload is ${ended.state} and can no longer be aborted`);
@@ -155,7 +183,9 @@ async function abort(c: AppContext, key: string): Promise<Response> {
 }
 
 async function getObject(c: AppContext, rawKey: string): Promise<Response> {
-  const object = await c.env.BUCKET.get(requireKey(rawKey));
+  const key = requireKey(rawKey);
+  await authorizeRead(c, key);
+  const object = await c.env.BUCKET.get(key);
   if (object === null) throw new ApiError(404, "object_not_found", "Object Not Found");
   const headers = new Headers();
   object.writeHttpMetadata(headers);
@@ -164,6 +194,9 @@ async function getObject(c: AppContext, rawKey: string): Promise<Response> {
 }
 
 async function deleteObject(c: AppContext, rawKey: string): Promise<Response> {
-  await c.env.BUCKET.delete(requireKey(rawKey));
+  const caller = await authenticate(c);
+  const key = requireKey(rawKey);
+  authorizeKeyWrite(caller, key);
+  await c.env.BUCKET.delete(key);
   return new Response(null, { status: 204 });
 }

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { ApiError } from "../../shared/errors";
 import { R2Code, r2ErrorCode } from "../../shared/r2-errors";
 import { STAGING_PREFIX } from "../../shared/schemas";
+import { authorizeRead } from "../auth/access";
 import type { AppEnv } from "../context";
 
 export const objects = new Hono<AppEnv>();
@@ -10,6 +11,7 @@ objects.get("/:key{.+}", async (c) => {
   const key = c.req.param("key");
   // Staged chunks are not objects: answer as if they did not exist.
   if (key.startsWith(STAGING_PREFIX)) throw new ApiError(404, "object_not_found", `no object with key ${key}`);
+  await authorizeRead(c, key);
   const headers = validConditionalHeaders(c.req.raw.headers);
   const isHead = c.req.method === "HEAD";
 

@@ -8,7 +8,9 @@ import { ApiError } from "../../shared/errors";
 import { errorMessage } from "../../shared/r2-errors";
 import { CompleteUploadRequest, CreateUploadRequest, PartNumber, UploadId, type UploadStatus } from "../../shared/schemas";
 import { toUploadStatus } from "../../shared/status";
-import { type AppEnv, config } from "../context";
+import { authenticate, authorizeKeyWrite, authorizeUpload, authorizeUploadId, tokenSecret } from "../auth/access";
+import { issueUploadToken } from "../auth/tokens";
+import { type AppEnv, type AppContext, config } from "../context";
 import { finalMarker } from "../final-marker";
 import { declaredLength, ingestPart } from "../ingest";
 import { parseInput, readJson } from "../validation";
@@ -34,6 +36,16 @@ async function requireUpload(db: D1Database, rawId: string): Promise<UploadRow> 
   return row;
 }
 
+/** The upload named in the path, once the caller has shown it may touch it. */
+async function accessibleUpload(c: AppContext): Promise<UploadRow> {
+  const caller = await authenticate(c);
+  const uploadId = parseInput(UploadId, c.req.param("uploadId"), "upload id");
+  authorizeUploadId(caller, uploadId);
+  const row = await requireUpload(c.env.DB, uploadId);
+  authorizeUpload(caller, row);
+  return row;
+}
+
 function notOpen(row: UploadRow): ApiError {
   return new ApiError(409, "upload_not_open", `the upload is ${row.state} and takes no more parts`, {
     state: row.state,
@@ -41,7 +53,9 @@ function notOpen(row: UploadRow): ApiError {
 }
 
 uploads.post("/", async (c) => {
+  const caller = await authenticate(c);
   const request = await readJson(c.req.raw, CreateUploadRequest);
+  authorizeKeyWrite(caller, request.key);
   const limits = config(c.env);
   const partSize = request.partSize ?? limits.defaultPartSize;
   if (partSize < limits.minPartSize || partSize > limits.maxPartSize) {
@@ -93,18 +107,19 @@ uploads.post("/", async (c) => {
   const row = await getUpload(c.env.DB, multipart.uploadId);
   if (row === null) throw new Error("an upload vanished right after it was registered");
   const status = await statusOf(c.env.DB, row);
-  return c.json({ ...status, parts: status.expectedParts }, 201, {
+  const token = await uploadToken(c.env, row, now, limits.tokenTtlSeconds);
+  return c.json({ ...status, parts: status.expectedParts, ...token }, 201, {
     Location: `/uploads/${encodeURIComponent(row.upload_id)}`,
   });
 });
 
 uploads.get("/:uploadId", async (c) => {
-  const row = await requireUpload(c.env.DB, c.req.param("uploadId"));
+  const row = await accessibleUpload(c);
   return c.json(await statusOf(c.env.DB, row));
 });
 
 uploads.delete("/:uploadId", async (c) => {
-  const row = await requireUpload(c.env.DB, c.req.param("uploadId"));
+  const row = await accessibleUpload(c);
   if (row.state !== "open" && row.state !== "aborted") {
     throw new ApiError(409, "upload_not_open", `the upload is ${row.state} and can no longer be aborted`, {
       state: row.state,
@@ -122,7 +137,7 @@ uploads.delete("/:uploadId", async (c) => {
 });
 
 uploads.post("/:uploadId/complete", async (c) => {
-  let row = await requireUpload(c.env.DB, c.req.param("uploadId"));
+  let row = await accessibleUpload(c);
   const request = await readJson(c.req.raw, CompleteUploadRequest, {});
   if (row.state === "aborted" || row.state === "failed") {
     throw new ApiError(409, "upload_not_open", `the upload is ${row.state} and cannot be completed`, {
@@ -157,12 +172,12 @@ uploads.post("/:uploadId/complete", async (c) => {
 });
 
 uploads.put("/:uploadId/parts/:partNumber", async (c) => {
-  const uploadId = parseInput(UploadId, c.req.param("uploadId"), "upload id");
   const partNumber = parseInput(PartNumber, c.req.param("partNumber"), "part number");
   const final = finalMarker(c.req.query("final"));
   const size = declaredLength(c.req.raw);
 
-  let upload = await requireUpload(c.env.DB, uploadId);
+  let upload = await accessibleUpload(c);
+  const uploadId = upload.upload_id;
   if (upload.state !== "open") throw notOpen(upload);
   if (upload.mode === "stream") {
     throw new ApiError(409, "not_parts", "this upload is a stream: send chunks to /chunks/{seq}");
@@ -192,6 +207,15 @@ uploads.put("/:uploadId/parts/:partNumber", async (c) => {
   const part = await ingestPart(c.env, upload, partNumber, c.req.raw.body, size);
   return c.json(part, 200);
 });
+
+/** An upload token for the new upload, when tokens are enabled. */
+async function uploadToken(env: Env, row: UploadRow, now: number, ttlSeconds: number) {
+  const secret = tokenSecret(env);
+  if (secret === null) return { uploadToken: null, uploadTokenExpiresAt: null };
+  const expiresAt = Math.floor(now / 1000) + ttlSeconds;
+  const token = await issueUploadToken(secret, { uploadId: row.upload_id, key: row.object_key, expiresAt });
+  return { uploadToken: token, uploadTokenExpiresAt: new Date(expiresAt * 1000).toISOString() };
+}
 
 /**
  * Parts of an upload created without a count could not be checked against it when they

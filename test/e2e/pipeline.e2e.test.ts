@@ -12,6 +12,16 @@ const server = createTestHarness({
   workers: [{ configPath: "./wrangler.toml" }, { configPath: "./consumer/wrangler.toml" }],
 });
 
+/** The development API key from .dev.vars, which the harness loads like `wrangler dev` does. */
+const DEV_KEY = "dev-key-0123456789abcdef";
+
+type CallInit = { method?: string; headers?: Record<string, string>; body?: string | Uint8Array };
+
+const call = (path: string, init: CallInit = {}) =>
+  server.fetch(path, { ...init, headers: { authorization: `Bearer ${DEV_KEY}`, ...init.headers } } as Parameters<
+    typeof server.fetch
+  >[1]);
+
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const uniqueKey = (name: string) => `e2e/${Date.now()}-${randomBytes(4).toString("hex")}/${name}`;
 
@@ -30,11 +40,11 @@ async function json<T>(response: { status: number; text(): Promise<string> }, ex
 }
 
 const postJson = (path: string, body: unknown) =>
-  server.fetch(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  call(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
-const put = (path: string, body: Uint8Array) => server.fetch(path, { method: "PUT", body });
+const put = (path: string, body: Uint8Array) => call(path, { method: "PUT", body });
 
-const getStatus = async (uploadId: string) => json<Status>(await server.fetch(`/uploads/${uploadId}`), 200);
+const getStatus = async (uploadId: string) => json<Status>(await call(`/uploads/${uploadId}`), 200);
 
 /** Polls the status endpoint until the upload reaches `state`, for at most `timeout` ms. */
 const waitForState = (uploadId: string, state: string, timeout = 15_000) =>
@@ -77,7 +87,7 @@ describe("producer and consumer through the real queue", () => {
     expect(done.missingParts).toEqual([]);
     expect(done.object?.size).toBe(whole.length);
 
-    const object = await server.fetch(`/objects/${key}`);
+    const object = await call(`/objects/${key}`);
     expect(object.status).toBe(200);
     const stored = new Uint8Array(await object.arrayBuffer());
     expect(stored.length).toBe(whole.length);
@@ -111,7 +121,7 @@ describe("producer and consumer through the real queue", () => {
     const whole = Buffer.concat(parts);
 
     const { uploadId } = await json<{ uploadId: string }>(
-      await server.fetch(`/${key}?action=mpu-create`, { method: "POST" }),
+      await call(`/${key}?action=mpu-create`, { method: "POST" }),
       200,
     );
     const uploaded = await Promise.all(
@@ -124,7 +134,7 @@ describe("producer and consumer through the real queue", () => {
     // The consumer tallies the seed flow's parts too (it never completes an upload without a count).
     await vi.waitFor(async () => expect((await getStatus(uploadId)).receivedParts).toBe(3), { timeout: 15_000 });
 
-    const completed = await server.fetch(`/${key}?action=mpu-complete&uploadId=${encodeURIComponent(uploadId)}`, {
+    const completed = await call(`/${key}?action=mpu-complete&uploadId=${encodeURIComponent(uploadId)}`, {
       method: "POST",
       body: JSON.stringify({ parts: uploaded }),
     });
@@ -132,13 +142,13 @@ describe("producer and consumer through the real queue", () => {
     expect(completed.headers.get("etag")).toBeTruthy();
     expect((await getStatus(uploadId)).state).toBe("completed");
 
-    const got = await server.fetch(`/${key}?action=get`);
+    const got = await call(`/${key}?action=get`);
     expect(got.status).toBe(200);
     expect(sha256(new Uint8Array(await got.arrayBuffer()))).toBe(sha256(whole));
 
-    const deleted = await server.fetch(`/${key}?action=delete`, { method: "DELETE" });
+    const deleted = await call(`/${key}?action=delete`, { method: "DELETE" });
     expect(deleted.status).toBe(204);
-    const gone = await server.fetch(`/${key}?action=get`);
+    const gone = await call(`/${key}?action=get`);
     expect(gone.status).toBe(404);
     await gone.arrayBuffer();
   });

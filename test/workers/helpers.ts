@@ -13,6 +13,10 @@ import { consumerConfig, type ConsumerConfig } from "../../shared/config";
 import type { PartEvent, QueueMessage, UploadStatus } from "../../shared/schemas";
 
 export const MiB = 1024 * 1024;
+
+/** The development keys from .dev.vars, which the test runtime loads. */
+export const DEV_KEY = "dev-key-0123456789abcdef";
+export const FLEET_KEY = "dev-fleet-key-0123456789abcdef";
 export const PART = 5 * MiB;
 
 export type TestEnv = typeof env;
@@ -91,11 +95,27 @@ export class Pipeline {
   private readonly consumerEnv: TestEnv;
   readonly settings: ConsumerConfig;
 
-  constructor(overrides: { bucket?: R2Bucket; db?: D1Database; consumerVars?: Record<string, string> } = {}) {
+  /** Sent as `Authorization: Bearer …` unless a request sets its own; null sends none. */
+  credential: string | null = DEV_KEY;
+
+  constructor(
+    overrides: {
+      bucket?: R2Bucket;
+      db?: D1Database;
+      consumerVars?: Record<string, string>;
+      producerVars?: Record<string, string>;
+    } = {},
+  ) {
     this.queue = new RecordingQueue(env.UPLOAD_EVENTS);
     const bucket = overrides.bucket ?? env.BUCKET;
     const db = overrides.db ?? env.DB;
-    this.producerEnv = { ...env, BUCKET: bucket, DB: db, UPLOAD_EVENTS: this.queue as unknown as Queue };
+    this.producerEnv = {
+      ...env,
+      BUCKET: bucket,
+      DB: db,
+      UPLOAD_EVENTS: this.queue as unknown as Queue,
+      ...overrides.producerVars,
+    };
     this.consumerEnv = {
       ...env,
       BUCKET: bucket,
@@ -109,6 +129,9 @@ export class Pipeline {
   async fetch(path: string, init?: RequestInit): Promise<Response> {
     // Concatenated, not resolved: a path like "//x" must stay a path, not become a host.
     const request = new Request(`http://ingest.test${path.startsWith("/") ? "" : "/"}${path}`, init);
+    if (this.credential !== null && !request.headers.has("authorization")) {
+      request.headers.set("authorization", `Bearer ${this.credential}`);
+    }
     return producer.fetch(request, this.producerEnv, createExecutionContext());
   }
 
