@@ -38,6 +38,7 @@ export async function advanceStream(
         const claims = await claimReady(bindings.DB, [uploadId], now, now - settings.completionLeaseMs);
         const outcomes = await finishClaims(bindings.DB, bindings.BUCKET, claims, {
           maxAttempts: settings.maxCompleteAttempts,
+          events: bindings.UPLOAD_EVENTS,
         });
         const outcome = outcomes.get(uploadId);
         if (outcome !== undefined) console.log(JSON.stringify({ event: `completion_${outcome.kind}`, uploadId, ...outcome }));

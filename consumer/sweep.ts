@@ -2,6 +2,7 @@ import { abortQuietly, claimReady, finishClaims } from "../shared/completion";
 import { mapWithConcurrency } from "../shared/concurrency";
 import type { ConsumerConfig } from "../shared/config";
 import { listIdleStreams } from "../shared/db/streams";
+import { announce, notificationFor } from "../shared/notifications";
 import {
   claimStaleUploads,
   confirmR2AbortsStatement,
@@ -49,7 +50,12 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
   };
 
   await phase(async () => {
-    report.staleAborted = (await claimStaleUploads(db, now, limit)).length;
+    const stale = await claimStaleUploads(db, now, limit);
+    report.staleAborted = stale.length;
+    await announce(
+      bindings.UPLOAD_EVENTS,
+      stale.map((row) => notificationFor({ ...row, outcome: "aborted", reason: "stale" }, now)),
+    );
   });
   await phase(async () => {
     const pending = await listPendingR2Aborts(db, limit);
@@ -66,7 +72,7 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     const stalled = await listStalledCompletions(db, leaseCutoff, limit);
     if (stalled.length === 0) return;
     const claims = await claimReady(db, stalled, now, leaseCutoff);
-    await finishClaims(db, bucket, claims, { maxAttempts: settings.maxCompleteAttempts });
+    await finishClaims(db, bucket, claims, { maxAttempts: settings.maxCompleteAttempts, events: bindings.UPLOAD_EVENTS });
     report.completionsRetried = claims.length;
   });
 

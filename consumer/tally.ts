@@ -3,13 +3,15 @@ import type { ConsumerConfig } from "../shared/config";
 import { bumpCounterStatement, recordActivityStatement, recordPartsStatement } from "../shared/db/parts";
 import { errorMessage } from "../shared/r2-errors";
 import { mapWithConcurrency } from "../shared/concurrency";
-import { type PartEvent, QueueMessage } from "../shared/schemas";
+import { type NotificationEvent, type PartEvent, QueueMessage } from "../shared/schemas";
+import { handleNotification, type NotifyBindings, type WebhookSettings } from "./notify";
 import { advanceStream, type StreamBindings } from "./streams";
 
-export type TallyBindings = StreamBindings;
+export type TallyBindings = StreamBindings & NotifyBindings;
 
 type Delivery = { message: Message<unknown>; event: PartEvent };
 type StreamDelivery = { message: Message<unknown>; uploadId: string };
+type NotificationDelivery = { message: Message<unknown>; event: NotificationEvent };
 
 const STREAM_CONCURRENCY = 3;
 
@@ -23,26 +25,33 @@ export async function tallyBatch(
   batch: MessageBatch<unknown>,
   bindings: TallyBindings,
   settings: ConsumerConfig,
+  webhook: WebhookSettings,
   now: number = Date.now(),
 ): Promise<void> {
   const deliveries: Delivery[] = [];
   const streamDeliveries: StreamDelivery[] = [];
+  const notificationDeliveries: NotificationDelivery[] = [];
   let malformed = 0;
   for (const message of batch.messages) {
     const parsed = QueueMessage.safeParse(message.body);
-    if (parsed.success && parsed.data.type === "part.uploaded") {
-      deliveries.push({ message, event: parsed.data });
-    } else if (parsed.success) {
-      streamDeliveries.push({ message, uploadId: parsed.data.uploadId });
-    } else {
+    if (!parsed.success) {
       // Retrying a message that can never parse would only feed the dead-letter queue.
       malformed++;
       console.warn(JSON.stringify({ event: "malformed_message", messageId: message.id, issues: parsed.error.issues.length }));
       message.ack();
+    } else if (parsed.data.type === "part.uploaded") {
+      deliveries.push({ message, event: parsed.data });
+    } else if ("notification" in parsed.data) {
+      notificationDeliveries.push({ message, event: parsed.data });
+    } else {
+      streamDeliveries.push({ message, uploadId: parsed.data.uploadId });
     }
   }
   await tallyParts(deliveries, malformed, bindings, settings, now);
   if (streamDeliveries.length > 0) await advanceStreams(streamDeliveries, bindings, settings, now);
+  for (const { message, event } of notificationDeliveries) {
+    await handleNotification(message, event, bindings, webhook, settings.retryDelaySeconds);
+  }
 }
 
 async function tallyParts(
@@ -89,7 +98,10 @@ async function tallyParts(
 
   let retryIds: Set<string>;
   try {
-    const outcomes = await finishClaims(db, bucket, claims, { maxAttempts: settings.maxCompleteAttempts });
+    const outcomes = await finishClaims(db, bucket, claims, {
+      maxAttempts: settings.maxCompleteAttempts,
+      events: bindings.UPLOAD_EVENTS,
+    });
     retryIds = new Set([...outcomes].filter(([, outcome]) => outcome.kind === "retry").map(([id]) => id));
     for (const [uploadId, outcome] of outcomes) {
       console.log(JSON.stringify({ event: `completion_${outcome.kind}`, uploadId, ...outcome }));

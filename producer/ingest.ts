@@ -2,8 +2,9 @@ import { ApiError } from "../shared/errors";
 import { errorMessage, R2Code, r2ErrorCode } from "../shared/r2-errors";
 import type { PartEvent } from "../shared/schemas";
 import { nextPartSequence, type UploadRow } from "../shared/db/uploads";
+import { digestMismatch, meterBody } from "./integrity";
 
-export type IngestedPart = { partNumber: number; etag: string; size: number };
+export type IngestedPart = { partNumber: number; etag: string; size: number; sha256: string | null };
 
 /**
  * Streams one part into R2, then announces it on the queue. Resolves only once the event is
@@ -15,19 +16,29 @@ export async function ingestPart(
   partNumber: number,
   body: ReadableStream<Uint8Array> | null,
   size: number,
+  expectedSha256: string | null,
 ): Promise<IngestedPart> {
+  const metered = meterBody(body, size, expectedSha256 !== null);
   let etag: string;
+  let sha256: string | null;
   try {
     const part = await env.BUCKET.resumeMultipartUpload(upload.object_key, upload.upload_id).uploadPart(
       partNumber,
-      body ?? new Uint8Array(0),
+      metered.stream,
     );
     etag = part.etag;
+    ({ sha256 } = await metered.done);
   } catch (error) {
-    throw uploadPartError(error);
+    throw metered.lengthError() ?? uploadPartError(error);
   }
 
   const uploadedAt = Date.now();
+  if (expectedSha256 !== null && sha256 !== expectedSha256) {
+    // R2 now holds these bad bytes for the part. No event, so the part is not counted; the
+    // sequence still moves, so no completion goes ahead with an older copy R2 no longer has.
+    await nextPartSequence(env.DB, upload.upload_id, uploadedAt);
+    throw digestMismatch("part");
+  }
   const sequence = await nextPartSequence(env.DB, upload.upload_id, uploadedAt);
   if (sequence === null) {
     throw new ApiError(409, "upload_not_open", "the upload was completed or aborted while the part was in flight");
@@ -41,6 +52,7 @@ export async function ingestPart(
     size,
     sequence,
     uploadedAt,
+    sha256,
   };
   try {
     await env.UPLOAD_EVENTS.send(event, { contentType: "json" });
@@ -54,7 +66,7 @@ export async function ingestPart(
       { "Retry-After": "1" },
     );
   }
-  return { partNumber, etag, size };
+  return { partNumber, etag, size, sha256 };
 }
 
 function uploadPartError(error: unknown): ApiError {

@@ -1,4 +1,5 @@
 import { abortQuietly } from "./completion";
+import { announce, notificationFor } from "./notifications";
 import { confirmR2AbortsStatement, getUpload, markAborted, type UploadRow } from "./db/uploads";
 
 /**
@@ -7,14 +8,15 @@ import { confirmR2AbortsStatement, getUpload, markAborted, type UploadRow } from
  * up, or null when it does not exist.
  */
 export async function abortUpload(
-  db: D1Database,
-  bucket: R2Bucket,
+  bindings: { DB: D1Database; BUCKET: R2Bucket; UPLOAD_EVENTS: Queue },
   uploadId: string,
   reason: string,
   now: number,
 ): Promise<UploadRow | null> {
+  const { DB: db, BUCKET: bucket } = bindings;
   const claimed = await markAborted(db, uploadId, reason, now);
   if (claimed === null) return getUpload(db, uploadId);
+  await announce(bindings.UPLOAD_EVENTS, [notificationFor({ ...claimed, outcome: "aborted", reason }, now)]);
   if (await abortQuietly(bucket, claimed)) {
     await confirmR2AbortsStatement(db, [uploadId]).run();
     return { ...claimed, r2_abort_pending: 0 };

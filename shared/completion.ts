@@ -1,6 +1,7 @@
 import type { PartRow } from "./db/parts";
 import type { UploadRow } from "./db/uploads";
 import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
+import { announce, notificationFor } from "./notifications";
 import { deleteStaging } from "./staging";
 
 /** An upload this invocation owns the completion of, with the parts it will complete with. */
@@ -11,7 +12,11 @@ export type CompletionOutcome =
   | { kind: "failed"; reason: string; r2UploadGone?: boolean }
   | { kind: "retry"; reason: string };
 
-export type CompletionPolicy = { maxAttempts: number };
+export type CompletionPolicy = {
+  maxAttempts: number;
+  /** Where to announce uploads that ended (completed or failed); none: no announcement. */
+  events?: Queue;
+};
 
 /**
  * Statements that atomically claim every listed upload that is ready to complete, then read back
@@ -94,7 +99,7 @@ export async function finishClaims(
   const outcomes = new Map<string, CompletionOutcome>();
   const settled = await Promise.all(
     claims.map(async (claim) => {
-      const outcome = await completeInR2(bucket, claim, policy);
+      const outcome = await verifyDeclaredDigest(bucket, claim.upload, await completeInR2(bucket, claim, policy));
       // A finished stream's staging area goes now; what cannot be deleted is left to the cron.
       const stagingLeft =
         claim.upload.mode === "stream" && outcome.kind !== "retry" && !(await deleteStagingQuietly(bucket, claim.upload));
@@ -108,6 +113,24 @@ export async function finishClaims(
     statements.push(await recordOutcome(db, bucket, claim.upload, outcome, stagingLeft, now()));
   }
   if (statements.length > 0) await db.batch(statements);
+  if (policy.events !== undefined) {
+    const ended = settled.flatMap(({ claim, outcome }) =>
+      outcome.kind === "retry"
+        ? []
+        : [
+            notificationFor(
+              {
+                ...claim.upload,
+                outcome: outcome.kind,
+                object: outcome.kind === "completed" ? { etag: outcome.etag, size: outcome.size } : null,
+                reason: outcome.kind === "failed" ? outcome.reason : null,
+              },
+              now(),
+            ),
+          ],
+    );
+    await announce(policy.events, ended);
+  }
   return outcomes;
 }
 
@@ -157,6 +180,36 @@ async function classifyFailure(
       // Anything else is R2 or the network having a bad moment: never a reason to fail the upload.
       return { kind: "retry", reason: `completion attempt ${upload.complete_attempts} failed: ${message}` };
   }
+}
+
+/**
+ * For an upload that declared the object's SHA-256, reads the finished object once and checks
+ * it. A mismatch fails the upload and deletes the object, so nothing is left looking valid; a
+ * read that fails is retried (the next attempt finds the object and checks again).
+ */
+async function verifyDeclaredDigest(
+  bucket: R2Bucket,
+  upload: UploadRow,
+  outcome: CompletionOutcome,
+): Promise<CompletionOutcome> {
+  if (outcome.kind !== "completed" || upload.sha256 === null) return outcome;
+  let actual: string;
+  try {
+    const object = await bucket.get(upload.object_key, { onlyIf: { etagMatches: outcome.etag } });
+    if (object === null || !("body" in object)) return { kind: "retry", reason: "the object changed while being verified" };
+    const digest = new crypto.DigestStream("SHA-256");
+    await object.body.pipeTo(digest);
+    actual = btoa(String.fromCharCode(...new Uint8Array(await digest.digest)));
+  } catch (error) {
+    return { kind: "retry", reason: `could not read the object to verify it: ${errorMessage(error)}` };
+  }
+  if (actual === upload.sha256) return outcome;
+  await bucket.delete(upload.object_key);
+  return {
+    kind: "failed",
+    reason: `the object's SHA-256 is ${actual}, not the declared ${upload.sha256}; the object was deleted`,
+    r2UploadGone: true,
+  };
 }
 
 /**

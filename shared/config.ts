@@ -38,12 +38,16 @@ const ConsumerConfig = z.object({
   COMPLETION_LEASE_SECONDS: seconds(120),
   MAX_COMPLETE_ATTEMPTS: z.coerce.number().int().min(1).default(5),
   RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(43_200).default(10),
+  WEBHOOK_URL: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default(""),
+  WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
 });
 export type ConsumerConfig = {
   sweepBatchLimit: number;
   completionLeaseMs: number;
   maxCompleteAttempts: number;
   retryDelaySeconds: number;
+  webhookUrl: string | null;
+  webhookRetryBaseSeconds: number;
 };
 
 /** Reads the producer's vars; a bad value is a deployment mistake, so it throws loudly. */
@@ -71,6 +75,8 @@ export function consumerConfig(vars: Record<string, unknown>): ConsumerConfig {
     completionLeaseMs: parsed.COMPLETION_LEASE_SECONDS * 1000,
     maxCompleteAttempts: parsed.MAX_COMPLETE_ATTEMPTS,
     retryDelaySeconds: parsed.RETRY_DELAY_SECONDS,
+    webhookUrl: parsed.WEBHOOK_URL === "" ? null : parsed.WEBHOOK_URL,
+    webhookRetryBaseSeconds: parsed.WEBHOOK_RETRY_BASE_SECONDS,
   };
 }
 

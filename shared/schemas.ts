@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { UploadNotification } from "./notifications";
 
 /** R2's own bounds on multipart uploads. */
 export const MAX_PARTS = 10_000;
@@ -52,6 +53,9 @@ export const CreateUploadRequest = z
     staleAfterSeconds: z.number().int().positive().optional().meta({
       description: "Abort the upload after this long without activity",
     }),
+    sha256: z.string().optional().meta({
+      description: "SHA-256 of the whole object (hex or base64); verified after completion",
+    }),
     mode: z.enum(["parts", "stream"]).optional().meta({
       description:
         "`parts` (default): the client sends R2 parts. `stream`: the client sends chunks of any size to /chunks/{seq}, which are coalesced into parts",
@@ -93,6 +97,10 @@ export const UploadStatus = z
     failureReason: z.string().nullable(),
     abortReason: z.string().nullable(),
     mode: z.enum(["parts", "stream"]),
+    sha256: z.string().nullable().meta({ description: "Declared SHA-256 of the whole object (base64)" }),
+    partDigests: z.record(z.string(), z.string()).meta({
+      description: "Verified SHA-256 (base64) of each part sent with a Content-Digest, by part number",
+    }),
     stream: z
       .object({
         chunksReceived: z.number().int(),
@@ -122,6 +130,7 @@ export const PartUploadedResponse = z
     partNumber: z.number().int(),
     etag: z.string(),
     size: z.number().int(),
+    sha256: z.string().nullable().meta({ description: "The verified SHA-256 (base64) when Content-Digest was sent" }),
   })
   .meta({ id: "PartUploaded" });
 
@@ -149,6 +158,7 @@ export const PartEvent = z
       description: "Order in which R2 accepted this upload's parts; the highest one of a part number is R2's copy",
     }),
     uploadedAt: z.number().int().nonnegative().meta({ description: "Epoch ms when R2 accepted the part" }),
+    sha256: z.string().nullable().optional().meta({ description: "SHA-256 (base64) the producer verified, if declared" }),
   })
   .meta({ id: "PartEvent" });
 export type PartEvent = z.infer<typeof PartEvent>;
@@ -162,7 +172,14 @@ export const StreamEvent = z
   .meta({ id: "StreamEvent" });
 export type StreamEvent = z.infer<typeof StreamEvent>;
 
-export const QueueMessage = z.discriminatedUnion("type", [PartEvent, StreamEvent]);
+/** An upload ended: fan it out (upload.ended), or deliver it to the webhook (webhook.deliver). */
+export const NotificationEvent = z.object({
+  type: z.enum(["upload.ended", "webhook.deliver"]),
+  notification: UploadNotification,
+});
+export type NotificationEvent = z.infer<typeof NotificationEvent>;
+
+export const QueueMessage = z.discriminatedUnion("type", [PartEvent, StreamEvent, NotificationEvent]);
 export type QueueMessage = z.infer<typeof QueueMessage>;
 
 // Shapes of the seed-compatible API (Cloudflare's multipart Worker example).

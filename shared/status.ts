@@ -33,6 +33,8 @@ export function toUploadStatus(row: UploadRow, parts: PartsSummary, stream: Stre
     failureReason: row.failure_reason,
     abortReason: row.abort_reason,
     mode: row.mode,
+    sha256: row.sha256,
+    partDigests: parts.digests,
     stream:
       stream === null
         ? null

@@ -1,5 +1,11 @@
 import { Hono } from "hono";
-import { chunkContext, markFinalChunk, recordStagedChunk, stagingKey } from "../../shared/db/chunks";
+import {
+  chunkContext,
+  discardStagedChunk,
+  markFinalChunk,
+  recordStagedChunk,
+  stagingKey,
+} from "../../shared/db/chunks";
 import { ApiError } from "../../shared/errors";
 import { errorMessage } from "../../shared/r2-errors";
 import { ChunkSequence, type StreamEvent, UploadId } from "../../shared/schemas";
@@ -7,6 +13,7 @@ import { authenticate, authorizeUpload, authorizeUploadId } from "../auth/access
 import { type AppEnv, config } from "../context";
 import { finalMarker } from "../final-marker";
 import { declaredLength } from "../ingest";
+import { declaredSha256, digestMismatch, meterBody } from "../integrity";
 import { parseInput } from "../validation";
 
 export const chunks = new Hono<AppEnv>();
@@ -24,6 +31,7 @@ chunks.put("/:uploadId/chunks/:seq", async (c) => {
   const seq = parseInput(ChunkSequence, c.req.param("seq"), "chunk sequence");
   const final = finalMarker(c.req.query("final"));
   const size = declaredLength(c.req.raw);
+  const expectedSha256 = declaredSha256(c.req.raw);
   // An empty chunk can only end a stream: it lets a device that only learns at the end of its
   // data that the stream is over close it without holding back its last chunk.
   if (size === 0 && !final) throw new ApiError(400, "empty_chunk", "only the final chunk may be empty");
@@ -65,10 +73,15 @@ chunks.put("/:uploadId/chunks/:seq", async (c) => {
     throw new ApiError(409, "final_conflict", "another chunk was marked final, or a later chunk arrived, meanwhile");
   }
   const key = stagingKey(uploadId, seq);
+  const metered = meterBody(body, size, expectedSha256 !== null);
   let staged: R2Object | null;
+  let sha256: string | null;
   try {
-    staged = await c.env.BUCKET.put(key, body);
+    staged = await c.env.BUCKET.put(key, metered.stream);
+    ({ sha256 } = await metered.done);
   } catch (error) {
+    const lengthError = metered.lengthError();
+    if (lengthError !== null) throw lengthError;
     console.error(JSON.stringify({ event: "stage_chunk_failed", uploadId, seq, error: errorMessage(error) }));
     throw new ApiError(503, "storage_unavailable", "storage did not accept the chunk; send it again", undefined, {
       "Retry-After": "1",
@@ -76,7 +89,12 @@ chunks.put("/:uploadId/chunks/:seq", async (c) => {
   }
   // put() only answers null for failed onlyIf conditions, and this one has none.
   if (staged === null) throw new Error("R2 refused an unconditional put");
-  if (!(await recordStagedChunk(c.env.DB, { uploadId, seq, size, md5: staged.etag }, Date.now()))) {
+  if (expectedSha256 !== null && sha256 !== expectedSha256) {
+    // The staged copy is now these bad bytes: remove it, so the chunk counts as missing.
+    await discardStagedChunk(c.env.DB, c.env.BUCKET, uploadId, seq);
+    throw digestMismatch("chunk");
+  }
+  if (!(await recordStagedChunk(c.env.DB, { uploadId, seq, size, md5: staged.etag, sha256 }, Date.now()))) {
     // Coalesced between our read and now: the staged copy we just wrote must not linger.
     await c.env.BUCKET.delete(key);
     throw new ApiError(409, "chunk_committed", `chunk ${seq} is already written into the object and cannot change`);

@@ -16,6 +16,7 @@ import {
 import { issueUploadToken } from "../auth/tokens";
 import { type AppContext, type AppEnv, config } from "../context";
 import { declaredLength, ingestPart } from "../ingest";
+import { declaredSha256 } from "../integrity";
 import { parseInput, readJson } from "../validation";
 
 /**
@@ -109,6 +110,7 @@ async function create(c: AppContext, rawKey: string): Promise<Response> {
       metadata: null,
       staleAfterSeconds: config(c.env).defaultStaleAfterSeconds,
       mode: "parts",
+      sha256: null,
       now: Date.now(),
     });
   } catch (error) {
@@ -135,8 +137,9 @@ async function uploadPart(c: AppContext, key: string): Promise<Response> {
   const partNumber = parseInput(PartNumber, requireQuery(c, "partNumber"), "partNumber");
   if (c.req.raw.body === null) throw new ApiError(400, "invalid_request", "missing request body");
   const size = declaredLength(c.req.raw);
+  const sha256 = declaredSha256(c.req.raw);
   const upload = await requireOpenUpload(c, key, uploadId);
-  const part = await ingestPart(c.env, upload, partNumber, c.req.raw.body, size);
+  const part = await ingestPart(c.env, upload, partNumber, c.req.raw.body, size, sha256);
   return c.json({ partNumber: part.partNumber, etag: part.etag });
 }
 
@@ -175,7 +178,7 @@ async function complete(c: AppContext, key: string): Promise<Response> {
 async function abort(c: AppContext, key: string): Promise<Response> {
   const uploadId = requireQuery(c, "uploadId");
   await accessibleUpload(c, key, uploadId);
-  const ended = await abortUpload(c.env.DB, c.env.BUCKET, uploadId, "client", Date.now());
+  const ended = await abortUpload(c.env, uploadId, "client", Date.now());
   if (ended !== null && ended.state !== "aborted") {
     throw new ApiError(400, "upload_not_open", `the upload is ${ended.state} and can no longer be aborted`);
   }

@@ -13,6 +13,7 @@ import { issueUploadToken } from "../auth/tokens";
 import { type AppEnv, type AppContext, config } from "../context";
 import { finalMarker } from "../final-marker";
 import { declaredLength, ingestPart } from "../ingest";
+import { declaredSha256, normaliseSha256 } from "../integrity";
 import { parseInput, readJson } from "../validation";
 
 export const uploads = new Hono<AppEnv>();
@@ -65,6 +66,10 @@ uploads.post("/", async (c) => {
       `partSize must be between ${limits.minPartSize} and ${limits.maxPartSize} bytes`,
     );
   }
+  const objectSha256 = request.sha256 === undefined ? null : normaliseSha256(request.sha256);
+  if (request.sha256 !== undefined && objectSha256 === null) {
+    throw new ApiError(400, "invalid_digest", "sha256 must be 64 hex characters or 44 base64 characters");
+  }
   const mode = request.mode ?? "parts";
   if (mode === "stream" && request.parts !== undefined) {
     throw new ApiError(400, "invalid_request", "a stream's part count follows from its chunks: leave parts out");
@@ -94,6 +99,7 @@ uploads.post("/", async (c) => {
       metadata: request.metadata ?? null,
       staleAfterSeconds,
       mode,
+      sha256: objectSha256,
       now,
     });
   } catch (error) {
@@ -125,7 +131,7 @@ uploads.delete("/:uploadId", async (c) => {
       state: row.state,
     });
   }
-  const ended = await abortUpload(c.env.DB, c.env.BUCKET, row.upload_id, "client", Date.now());
+  const ended = await abortUpload(c.env, row.upload_id, "client", Date.now());
   if (ended === null || ended.state !== "aborted") {
     // It left `open` between our read and the abort: report what it became.
     const now = ended ?? row;
@@ -164,7 +170,7 @@ uploads.post("/:uploadId/complete", async (c) => {
   const now = Date.now();
   const claims = await claimReady(c.env.DB, [row.upload_id], now, now - EXPLICIT_COMPLETE_LEASE_MS);
   if (claims.length > 0) {
-    await finishClaims(c.env.DB, c.env.BUCKET, claims, { maxAttempts: EXPLICIT_COMPLETE_ATTEMPTS });
+    await finishClaims(c.env.DB, c.env.BUCKET, claims, { maxAttempts: EXPLICIT_COMPLETE_ATTEMPTS, events: c.env.UPLOAD_EVENTS });
   }
   const after = await requireUpload(c.env.DB, row.upload_id);
   // 202: parts are still missing (or their events are in flight); the consumer completes it.
@@ -175,6 +181,7 @@ uploads.put("/:uploadId/parts/:partNumber", async (c) => {
   const partNumber = parseInput(PartNumber, c.req.param("partNumber"), "part number");
   const final = finalMarker(c.req.query("final"));
   const size = declaredLength(c.req.raw);
+  const sha256 = declaredSha256(c.req.raw);
 
   let upload = await accessibleUpload(c);
   const uploadId = upload.upload_id;
@@ -204,7 +211,7 @@ uploads.put("/:uploadId/parts/:partNumber", async (c) => {
       upload = fixed;
     }
   }
-  const part = await ingestPart(c.env, upload, partNumber, c.req.raw.body, size);
+  const part = await ingestPart(c.env, upload, partNumber, c.req.raw.body, size, sha256);
   return c.json(part, 200);
 });
 

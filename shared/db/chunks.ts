@@ -57,18 +57,20 @@ export async function markFinalChunk(db: D1Database, uploadId: string, seq: numb
  */
 export async function recordStagedChunk(
   db: D1Database,
-  chunk: { uploadId: string; seq: number; size: number; md5: string },
+  chunk: { uploadId: string; seq: number; size: number; md5: string; sha256: string | null },
   now: number,
 ): Promise<boolean> {
   const [recorded] = await db.batch([
     db
       .prepare(
-        `INSERT INTO chunks (upload_id, seq, size, md5, state, staged_at) VALUES (?1, ?2, ?3, ?4, 'staged', ?5)
-         ON CONFLICT (upload_id, seq) DO UPDATE SET size = excluded.size, md5 = excluded.md5, staged_at = excluded.staged_at
+        `INSERT INTO chunks (upload_id, seq, size, md5, state, staged_at, sha256)
+         VALUES (?1, ?2, ?3, ?4, 'staged', ?5, ?6)
+         ON CONFLICT (upload_id, seq) DO UPDATE SET size = excluded.size, md5 = excluded.md5,
+           staged_at = excluded.staged_at, sha256 = excluded.sha256
          WHERE chunks.state = 'staged'
          RETURNING seq`,
       )
-      .bind(chunk.uploadId, chunk.seq, chunk.size, chunk.md5, now),
+      .bind(chunk.uploadId, chunk.seq, chunk.size, chunk.md5, now, chunk.sha256),
     db
       .prepare(
         `UPDATE uploads SET last_activity_at = max(last_activity_at, ?2),
@@ -78,6 +80,12 @@ export async function recordStagedChunk(
       .bind(chunk.uploadId, now),
   ]);
   return (recorded?.results.length ?? 0) > 0;
+}
+
+/** Forgets a staged chunk whose bytes turned out bad, in D1 and in R2: it is missing again. */
+export async function discardStagedChunk(db: D1Database, bucket: R2Bucket, uploadId: string, seq: number): Promise<void> {
+  await db.prepare("DELETE FROM chunks WHERE upload_id = ?1 AND seq = ?2 AND state = 'staged'").bind(uploadId, seq).run();
+  await bucket.delete(stagingKey(uploadId, seq));
 }
 
 export type StreamSummary = {

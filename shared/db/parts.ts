@@ -13,19 +13,23 @@ export type PartsSummary = {
   bytes: number;
   numbers: number[];
   sizes: { partNumber: number; size: number }[];
+  digests: Record<string, string>;
 };
 
 
 export async function summarizeParts(db: D1Database, uploadId: string): Promise<PartsSummary> {
   const { results } = await db
-    .prepare("SELECT part_number, size FROM parts WHERE upload_id = ?1 ORDER BY part_number")
+    .prepare("SELECT part_number, size, sha256 FROM parts WHERE upload_id = ?1 ORDER BY part_number")
     .bind(uploadId)
-    .all<Pick<PartRow, "part_number" | "size">>();
+    .all<Pick<PartRow, "part_number" | "size"> & { sha256: string | null }>();
+  const digests: Record<string, string> = {};
+  for (const row of results) if (row.sha256 !== null) digests[String(row.part_number)] = row.sha256;
   return {
     count: results.length,
     bytes: results.reduce((sum, row) => sum + row.size, 0),
     numbers: results.map((row) => row.part_number),
     sizes: results.map((row) => ({ partNumber: row.part_number, size: row.size })),
+    digests,
   };
 }
 
@@ -37,10 +41,11 @@ export async function summarizeParts(db: D1Database, uploadId: string): Promise<
 export function recordPartsStatement(db: D1Database, events: PartEvent[], now: number): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at)
+      `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at, sha256)
        SELECT json_extract(e.value, '$.uploadId'), json_extract(e.value, '$.partNumber'),
               json_extract(e.value, '$.etag'), json_extract(e.value, '$.size'),
-              json_extract(e.value, '$.sequence'), json_extract(e.value, '$.uploadedAt'), ?2
+              json_extract(e.value, '$.sequence'), json_extract(e.value, '$.uploadedAt'), ?2,
+              json_extract(e.value, '$.sha256')
        FROM json_each(?1) AS e
        WHERE EXISTS (
          SELECT 1 FROM uploads u
@@ -50,7 +55,7 @@ export function recordPartsStatement(db: D1Database, events: PartEvent[], now: n
        )
        ON CONFLICT (upload_id, part_number) DO UPDATE SET
          etag = excluded.etag, size = excluded.size, seq = excluded.seq, uploaded_at = excluded.uploaded_at,
-         recorded_at = excluded.recorded_at
+         recorded_at = excluded.recorded_at, sha256 = excluded.sha256
        WHERE excluded.seq > parts.seq`,
     )
     .bind(JSON.stringify(events), now);

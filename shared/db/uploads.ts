@@ -32,6 +32,7 @@ export type UploadRow = {
   committed_bytes: number;
   lease_id: string | null;
   lease_until: number | null;
+  sha256: string | null;
 };
 
 export type NewUpload = {
@@ -44,6 +45,7 @@ export type NewUpload = {
   metadata: Record<string, string> | null;
   staleAfterSeconds: number;
   mode: UploadRow["mode"];
+  sha256: string | null;
   now: number;
 };
 
@@ -51,8 +53,8 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<v
   await db
     .prepare(
       `INSERT INTO uploads (upload_id, object_key, api, state, part_size, expected_parts, content_type,
-         custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at, mode)
-       VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10)`,
+         custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at, mode, sha256)
+       VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10, ?11)`,
     )
     .bind(
       upload.uploadId,
@@ -65,6 +67,7 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<v
       upload.staleAfterSeconds,
       upload.now,
       upload.mode,
+      upload.sha256,
     )
     .run();
 }

@@ -91,8 +91,10 @@ export class RecordingQueue {
  */
 export class Pipeline {
   readonly queue: RecordingQueue;
+  /** The downstream notification queue (a recording wrapper around the real queue). */
+  readonly notifications: RecordingQueue;
   private readonly producerEnv: TestEnv;
-  private readonly consumerEnv: TestEnv;
+  private readonly consumerEnv: TestEnv & { NOTIFICATIONS: Queue };
   readonly settings: ConsumerConfig;
 
   /** Sent as `Authorization: Bearer …` unless a request sets its own; null sends none. */
@@ -107,6 +109,7 @@ export class Pipeline {
     } = {},
   ) {
     this.queue = new RecordingQueue(env.UPLOAD_EVENTS);
+    this.notifications = new RecordingQueue(env.UPLOAD_EVENTS);
     const bucket = overrides.bucket ?? env.BUCKET;
     const db = overrides.db ?? env.DB;
     this.producerEnv = {
@@ -121,6 +124,7 @@ export class Pipeline {
       BUCKET: bucket,
       DB: db,
       UPLOAD_EVENTS: this.queue as unknown as Queue,
+      NOTIFICATIONS: this.notifications as unknown as Queue,
       ...overrides.consumerVars,
     };
     this.settings = consumerConfig(this.consumerEnv as unknown as Record<string, unknown>);

@@ -1,0 +1,86 @@
+import { ApiError } from "../shared/errors";
+
+/**
+ * The SHA-256 a request declares in `Content-Digest` (RFC 9530), e.g.
+ * `Content-Digest: sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:`, as standard base64;
+ * null when there is no header. Other algorithms are ignored, but one of them alone is refused:
+ * the client asked for a check we cannot do.
+ */
+export function declaredSha256(request: Request): string | null {
+  const header = request.headers.get("content-digest");
+  if (header === null) return null;
+  for (const member of header.split(",")) {
+    const match = /^\s*([A-Za-z0-9-]+)\s*=\s*:([A-Za-z0-9+/]*={0,2}):\s*$/.exec(member);
+    if (match === null) throw new ApiError(400, "invalid_digest", "Content-Digest must look like sha-256=:<base64>:");
+    if (match[1]?.toLowerCase() === "sha-256") {
+      const value = match[2] ?? "";
+      if (value.length !== 44) throw new ApiError(400, "invalid_digest", "a sha-256 digest is 32 bytes (44 base64 characters)");
+      return value;
+    }
+  }
+  throw new ApiError(400, "unsupported_digest", "Content-Digest must include sha-256");
+}
+
+export class LengthMismatch extends Error {}
+
+export type MeteredBody = {
+  /** A stream of exactly the declared length, to hand to R2. */
+  stream: ReadableStream<Uint8Array>;
+  /** Resolves once the body was read in full: its SHA-256 (base64) when one was asked for. */
+  done: Promise<{ sha256: string | null }>;
+  /** The length error, if the body turned out shorter or longer than declared. */
+  lengthError: () => ApiError | null;
+};
+
+/**
+ * Passes a request body through unchanged while counting it and, if asked, hashing it: the
+ * body is never buffered. A body shorter or longer than declared makes the stream fail, so it
+ * can never become a part or a chunk.
+ */
+export function meterBody(body: ReadableStream<Uint8Array> | null, declared: number, hash: boolean): MeteredBody {
+  const digest = hash ? new crypto.DigestStream("SHA-256") : null;
+  const digestWriter = digest?.getWriter() ?? null;
+  let seen = 0;
+  let mismatch: LengthMismatch | null = null;
+  const fail = (message: string) => {
+    mismatch = new LengthMismatch(message);
+    throw mismatch;
+  };
+  const tap = new TransformStream<Uint8Array, Uint8Array>({
+    async transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > declared) fail(`the body is longer than its Content-Length of ${declared}`);
+      await digestWriter?.write(chunk);
+      controller.enqueue(chunk);
+    },
+    async flush() {
+      if (seen !== declared) fail(`the body ended after ${seen} of ${declared} bytes`);
+      await digestWriter?.close();
+    },
+  });
+  const fixed = new FixedLengthStream(declared);
+  const source = body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+  const piped = source.pipeThrough(tap).pipeTo(fixed.writable);
+  const done = piped.then(async () => ({
+    sha256: digest === null ? null : btoa(String.fromCharCode(...new Uint8Array(await digest.digest))),
+  }));
+  // The caller awaits `done` only after R2 answered; keep an early failure from going unhandled.
+  done.catch(() => undefined);
+  const lengthError = () => (mismatch === null ? null : new ApiError(400, "length_mismatch", (mismatch as LengthMismatch).message));
+  return { stream: fixed.readable, done, lengthError };
+}
+
+export const digestMismatch = (what: string) =>
+  new ApiError(400, "digest_mismatch", `the ${what}'s SHA-256 does not match its Content-Digest; send it again`);
+
+/** Normalises a whole-object SHA-256 given as hex or base64 to base64. */
+export function normaliseSha256(value: string): string | null {
+  if (/^[0-9a-fA-F]{64}$/.test(value)) {
+    const bytes = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) bytes[i] = Number.parseInt(value.slice(i * 2, i * 2 + 2), 16);
+    return btoa(String.fromCharCode(...bytes));
+  }
+  if (/^[A-Za-z0-9+/]{43}=$/.test(value)) return value;
+  if (/^[A-Za-z0-9_-]{43}$/.test(value)) return `${value.replace(/-/g, "+").replace(/_/g, "/")}=`;
+  return null;
+}
