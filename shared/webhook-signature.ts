@@ -24,7 +24,13 @@ export async function verifyWebhook(
     return false;
   }
   const expected = (await signWebhook(secret, body, timestamp)).split("v1=")[1] ?? "";
-  const encoder = new TextEncoder();
-  const [a, b] = [encoder.encode(expected), encoder.encode(given)];
-  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
+  return constantTimeEqual(expected, given);
+}
+
+/** Plain JS so that receivers on any runtime (Node, browsers, Workers) can use it. */
+function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
 }
