@@ -24,6 +24,17 @@ export default defineConfig(async () => {
           },
         },
         {
+          // The client library and CLI against both real Workers (started once, in global setup).
+          test: {
+            name: "client",
+            include: ["test/client/**/*.test.ts"],
+            environment: "node",
+            globalSetup: ["./test/client/global-setup.ts"],
+            testTimeout: 60_000,
+            hookTimeout: 60_000,
+          },
+        },
+        {
           // Both real Workers, from their wrangler configs, wired through a real local queue.
           test: {
             name: "e2e",

@@ -1,0 +1,43 @@
+import { DEFAULT_ENDPOINT } from "./context.js";
+
+export const HELP = `Usage: ingest <command> [options]
+
+Uploads large files to the R2 ingest service in parallel parts, resumably.
+
+Commands:
+  upload <file|->          Upload a file, or stdin with "-"
+  status <uploadId>        Show an upload's state and missing parts
+  abort <uploadId>         Abort an open upload
+  download <key> [file]    Save an object to file (default: the key's last segment; "-" = stdout)
+
+Upload options:
+  --key <key>              Object key (default: the file's name; required with "-")
+  --part-size <size>       Bytes per part: 8MiB, 8M (binary), 8MB (decimal) or a number.
+                           Default 8MiB; the server refuses less than 5MiB
+  --concurrency <n>        Parts in flight at once (default 4). Memory: n x part size
+  --wait                   Exit only once the server has completed the object
+  --resume <file|id>       Carry on an interrupted upload from its state file or upload id
+  --state <file>           Where to keep resume state while uploading
+                           (default: <file>.ingest.json, or ./<key>.ingest.json for stdin)
+  --content-type <type>    Content-Type of the stored object
+  --retries <n>            Retries per request on network errors, 429 and 5xx (default 6)
+
+Common options:
+  --endpoint <url>         Service URL. Default: $INGEST_ENDPOINT, else ${DEFAULT_ENDPOINT}
+  --token <token>          Sent as "Authorization: Bearer <token>". Default: $INGEST_TOKEN
+  --json                   Print one JSON document on stdout (errors: {"error":{code,message}});
+                           no progress output
+  -h, --help               Show this help
+
+Progress goes to stderr: a live bar on a terminal, a line every 2 s otherwise.
+Ctrl-C stops an upload, keeps its state file and prints the command that resumes it.
+
+Exit codes: 0 done, 1 failed, 2 bad usage, 130 interrupted (resumable).
+
+Examples:
+  ingest upload video.mp4 --key videos/cat.mp4 --wait
+  tar c dir | ingest upload - --key backups/dir.tar
+  ingest upload video.mp4 --resume video.mp4.ingest.json
+  ingest status <uploadId> --json
+  ingest download videos/cat.mp4 cat.mp4
+`;
