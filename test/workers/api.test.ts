@@ -1,15 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { UploadStatus } from "../../shared/schemas";
-import { bytes, Pipeline, PART, uploadParts } from "./helpers";
-
-/** Everything the pipeline has stored: a refused request must leave this unchanged. */
-async function snapshot(): Promise<string> {
-  const uploads = await env.DB.prepare("SELECT * FROM uploads ORDER BY upload_id").all();
-  const parts = await env.DB.prepare("SELECT * FROM parts ORDER BY upload_id, part_number").all();
-  const objects = await env.BUCKET.list();
-  return JSON.stringify([uploads.results, parts.results, objects.objects.map((o) => [o.key, o.etag])]);
-}
+import { bytes, Pipeline, PART, uploadParts, storedState } from "./helpers";
 
 function expectError(response: { status: number; body: unknown }, status: number, code: string) {
   expect(response.status).toBe(status);
@@ -58,9 +50,9 @@ describe("POST /uploads", () => {
     ["metadata that is not strings", { key: "a", metadata: { n: 1 } }, 400, "invalid_request"],
   ])("refuses %s and writes nothing", async (_, body, status, code) => {
     const pipeline = new Pipeline();
-    const before = await snapshot();
+    const before = await storedState();
     expectError(await pipeline.json("/uploads", post(body)), status, code);
-    expect(await snapshot()).toBe(before);
+    expect(await storedState()).toBe(before);
   });
 });
 
@@ -81,10 +73,10 @@ describe("PUT /uploads/:id/parts/:n", () => {
     ["a non-final part of the wrong size", 1, PART - 1, 400, "part_size_mismatch"],
     ["a final part larger than the part size", 3, PART + 1, 413, "part_too_large"],
   ])("refuses %s before writing anything", async (_, partNumber, size, status, code) => {
-    const before = await snapshot();
+    const before = await storedState();
     expectError(await pipeline.putPart(upload.uploadId, partNumber, bytes(size, 1)), status, code);
     expect(pipeline.queue.drain()).toEqual([]);
-    expect(await snapshot()).toBe(before);
+    expect(await storedState()).toBe(before);
   });
 
   it("refuses a body without Content-Length with 411", async () => {
@@ -111,9 +103,9 @@ describe("PUT /uploads/:id/parts/:n", () => {
     const done = await pipeline.create({ key: "bad/done.bin", parts: 1, partSize: PART });
     await uploadParts(pipeline, done.uploadId, [1], 1, 10, 2);
     await pipeline.deliver(pipeline.queue.drain());
-    const before = await snapshot();
+    const before = await storedState();
     expectError(await pipeline.putPart(done.uploadId, 1, bytes(10, 3)), 409, "upload_not_open");
-    expect(await snapshot()).toBe(before);
+    expect(await storedState()).toBe(before);
   });
 });
 
@@ -168,9 +160,9 @@ describe("POST /uploads/:id/complete", () => {
   it("asks for a part count when the upload has none, and writes nothing", async () => {
     const pipeline = new Pipeline();
     const upload = await pipeline.create({ key: "complete/nocount.bin", partSize: PART });
-    const before = await snapshot();
+    const before = await storedState();
     expectError(await pipeline.json(`/uploads/${upload.uploadId}/complete`, { method: "POST" }), 400, "parts_required");
-    expect(await snapshot()).toBe(before);
+    expect(await storedState()).toBe(before);
   });
 
   it("refuses a count that contradicts the one given at creation", async () => {
@@ -185,10 +177,10 @@ describe("POST /uploads/:id/complete", () => {
     expect((await pipeline.putPart(upload.uploadId, 1, bytes(100, 1))).status).toBe(200);
     expect((await pipeline.putPart(upload.uploadId, 2, bytes(100, 2))).status).toBe(200);
     await pipeline.deliver(pipeline.queue.drain());
-    const before = await snapshot();
+    const before = await storedState();
     expectError(await pipeline.json(`/uploads/${upload.uploadId}/complete`, post({ parts: 2 })), 409, "part_size_mismatch");
     expectError(await pipeline.json(`/uploads/${upload.uploadId}/complete`, post({ parts: 1 })), 409, "parts_beyond_count");
-    expect(await snapshot()).toBe(before);
+    expect(await storedState()).toBe(before);
   });
 });
 

@@ -241,3 +241,11 @@ export function shuffled<T>(items: T[], seed: number): T[] {
   }
   return out;
 }
+
+/** Everything the pipeline has stored: a refused request must leave this unchanged. */
+export async function storedState(): Promise<string> {
+  const uploads = await env.DB.prepare("SELECT * FROM uploads ORDER BY upload_id").all();
+  const parts = await env.DB.prepare("SELECT * FROM parts ORDER BY upload_id, part_number").all();
+  const objects = await env.BUCKET.list();
+  return JSON.stringify([uploads.results, parts.results, objects.objects.map((o) => [o.key, o.etag])]);
+}

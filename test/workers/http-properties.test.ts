@@ -1,15 +1,6 @@
-import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Pipeline, PART } from "./helpers";
-
-/** Everything the pipeline stores, to check that refused requests change none of it. */
-async function snapshot(): Promise<string> {
-  const uploads = await env.DB.prepare("SELECT * FROM uploads ORDER BY upload_id").all();
-  const parts = await env.DB.prepare("SELECT * FROM parts ORDER BY upload_id, part_number").all();
-  const objects = await env.BUCKET.list();
-  return JSON.stringify([uploads.results, parts.results, objects.objects.map((o) => [o.key, o.etag])]);
-}
+import { Pipeline, PART, storedState } from "./helpers";
 
 type Probe = { method: string; path: string; headers: Record<string, string>; body: Uint8Array | null };
 
@@ -84,7 +75,7 @@ describe("the HTTP surface, probed with random requests", () => {
   it("never answers 5xx, always uses the JSON error shape for 4xx, and changes nothing when it refuses", async () => {
     await fc.assert(
       fc.asyncProperty(requests([uploadId, streamId]), async (probe) => {
-        const before = await snapshot();
+        const before = await storedState();
         const queued = pipeline.queue.sent.length;
         const response = await pipeline.fetch(probe.path, {
           method: probe.method,
@@ -98,7 +89,7 @@ describe("the HTTP surface, probed with random requests", () => {
             const body: unknown = JSON.parse(text);
             expect(body).toEqual({ error: expect.objectContaining({ code: expect.any(String), message: expect.any(String) }) });
           }
-          expect(await snapshot(), `${probe.method} ${probe.path} changed state`).toBe(before);
+          expect(await storedState(), `${probe.method} ${probe.path} changed state`).toBe(before);
           expect(pipeline.queue.sent.length).toBe(queued);
         }
       }),
