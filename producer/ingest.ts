@@ -29,7 +29,7 @@ export async function ingestPart(
     etag = part.etag;
     ({ sha256 } = await metered.done);
   } catch (error) {
-    throw metered.lengthError() ?? uploadPartError(error);
+    throw metered.lengthError(error) ?? uploadPartError(error);
   }
 
   const uploadedAt = Date.now();

@@ -80,7 +80,7 @@ chunks.put("/:uploadId/chunks/:seq", async (c) => {
     staged = await c.env.BUCKET.put(key, metered.stream);
     ({ sha256 } = await metered.done);
   } catch (error) {
-    const lengthError = metered.lengthError();
+    const lengthError = metered.lengthError(error);
     if (lengthError !== null) throw lengthError;
     console.error(JSON.stringify({ event: "stage_chunk_failed", uploadId, seq, error: errorMessage(error) }));
     throw new ApiError(503, "storage_unavailable", "storage did not accept the chunk; send it again", undefined, {
