@@ -1,0 +1,117 @@
+// 6. Bundle size (wrangler deploy --dry-run) and cold start of each Worker in a fresh runtime,
+// next to the baseline Worker.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { AUTH, CONFIGS, PRODUCT_SECRETS, ROOT, startHarness } from "../lib/harness.mjs";
+import { fmt, jsonBody, median, ratio, request, table } from "../lib/util.mjs";
+
+const run = promisify(execFile);
+
+const WORKERS = [
+  { id: "producer", config: CONFIGS.producer, name: "ingest-producer" },
+  { id: "consumer", config: CONFIGS.consumer, name: "ingest-consumer" },
+  { id: "baseline", config: CONFIGS.baseline, name: "bench-baseline" },
+];
+
+async function bundle(worker, outdir) {
+  const wrangler = path.join(ROOT, "node_modules", ".bin", "wrangler");
+  const { stdout, stderr } = await run(wrangler, ["deploy", "--dry-run", "--outdir", outdir, "-c", worker.config], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_LOG: "log", FORCE_COLOR: "0" },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const text = `${stdout}\n${stderr}`;
+  const match = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(text);
+  if (match === null) throw new Error(`no "Total Upload" line for ${worker.id}:\n${text.slice(-1000)}`);
+  return { kib: Number(match[1]), gzipKib: Number(match[2]) };
+}
+
+/** The first request each Worker can answer successfully, and the same request again. */
+async function firstRequests(worker, harness) {
+  const time = async (fn) => {
+    const started = performance.now();
+    await fn();
+    return performance.now() - started;
+  };
+  if (worker.id === "consumer") {
+    const handle = harness.server.getWorker(worker.name);
+    const cron = async () => {
+      const result = await handle.scheduled({ cron: "* * * * *", scheduledTime: new Date() });
+      if (result.outcome !== "ok") throw new Error(`consumer cron: ${result.outcome}`);
+    };
+    return { first: await time(cron), second: await time(cron), what: "cron run (`scheduled()`) on an empty D1" };
+  }
+  if (worker.id === "producer") {
+    let n = 0;
+    const create = async () => {
+      const json = jsonBody({ key: `bench/cold/${n++}`, parts: 1 });
+      const response = await request(`${harness.base}/uploads`, { method: "POST", body: json.body, headers: { ...json.headers, ...AUTH } });
+      if (response.status !== 201) throw new Error(`producer POST /uploads: ${response.status}`);
+    };
+    return { first: await time(create), second: await time(create), what: "`POST /uploads` (R2 create + D1 insert/read)" };
+  }
+  let n = 0;
+  const create = async () => {
+    const response = await request(`${harness.base}/mpu?key=bench/cold/${n++}`, { method: "POST" });
+    if (response.status !== 200) throw new Error(`baseline POST /mpu: ${response.status}`);
+  };
+  return { first: await time(create), second: await time(create), what: "`POST /mpu` (R2 create)" };
+}
+
+export async function bundleAndColdStart(ctx) {
+  const reps = ctx.runs ?? (ctx.quick ? 3 : 5);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "ingest-bench-bundles-"));
+  const sizes = {};
+  const samples = Object.fromEntries(WORKERS.map((w) => [w.id, []]));
+  try {
+    for (const worker of WORKERS) sizes[worker.id] = await bundle(worker, path.join(scratch, worker.id));
+    for (let rep = 0; rep < reps; rep++) {
+      const order = [...WORKERS.slice(rep % WORKERS.length), ...WORKERS.slice(0, rep % WORKERS.length)];
+      for (const worker of order) {
+        // A fresh runtime from the already-built bundle, so the time is the runtime's, not esbuild's.
+        const started = performance.now();
+        const secrets = worker.id === "producer" ? { secrets: PRODUCT_SECRETS } : {};
+        const harness = await startHarness([{ configPath: worker.config, prebuiltWorkerDir: path.join(scratch, worker.id), ...secrets }]);
+        const listen = performance.now() - started;
+        try {
+          if (worker.id !== "baseline") await harness.server.getWorker(worker.name).applyD1Migrations("DB");
+          const { first, second, what } = await firstRequests(worker, harness);
+          samples[worker.id].push({ listen, first, second, what });
+          ctx.log(`  cold start ${worker.id}: listen ${fmt(listen, 0)} ms, first ${fmt(first, 1)} ms, second ${fmt(second, 1)} ms`);
+        } finally {
+          await harness.close();
+        }
+      }
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  const m = (id, field) => median(samples[id].map((s) => s[field]));
+  const rows = WORKERS.map((w) => [
+    w.id,
+    fmt(sizes[w.id].kib, 2),
+    fmt(sizes[w.id].gzipKib, 2),
+    ratio(sizes[w.id].gzipKib, sizes.baseline.gzipKib),
+    fmt(m(w.id, "listen"), 0),
+    fmt(m(w.id, "first"), 1),
+    fmt(m(w.id, "second"), 1),
+    fmt(m(w.id, "listen") + m(w.id, "first"), 0),
+    ratio(m(w.id, "listen") + m(w.id, "first"), m("baseline", "listen") + m("baseline", "first")),
+    samples[w.id][0].what,
+  ]);
+  const markdown = [
+    `Bundle: \`wrangler deploy --dry-run --outdir <abs dir> -c <config>\` ("Total Upload" line). Cold start: a fresh harness per sample from the pre-built bundle ` +
+      `(\`prebuiltWorkerDir\`, so esbuild is not timed), ${reps} samples each, interleaved, median. ` +
+      "\"runtime up\" = `createTestHarness().listen()` (workerd processes start, Worker scripts load); D1 migrations are then applied (not timed); " +
+      "\"first\" = the first successful request, \"second\" = the same request again; time to first response = runtime up + first.",
+    "",
+    table(
+      ["Worker", "bundle KiB", "gzip KiB", "gzip vs baseline", "runtime up ms", "first ms", "second ms", "time to first response ms", "vs baseline", "request"],
+      rows,
+    ),
+  ].join("\n");
+  return { title: "6. Bundle size and cold start", markdown, checks: [] };
+}
