@@ -41,7 +41,8 @@ export type MeteredBody = {
  * can never become a part or a chunk.
  */
 export function meterBody(body: ReadableStream<Uint8Array> | null, declared: number, hash: boolean): MeteredBody {
-  const source = body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+  // An empty request has no body; an empty byte stream stands in for it (BYOB reads need one).
+  const source = body ?? new ReadableStream({ type: "bytes", start: (controller) => controller.close() });
   return hash ? hashedBody(source, declared) : nativeBody(source, declared);
 }
 
@@ -70,36 +71,57 @@ function lengthMismatchOf(error: unknown, declared: number): ApiError | null {
   return null;
 }
 
+/**
+ * Reads the body in large BYOB reads and feeds each one to the SHA-256 and to R2. JavaScript
+ * must see the bytes to hash them; reading a MiB at a time instead of taking the ~16 KiB chunks
+ * the network delivers cuts the JS hops per 8 MiB part from ~512 to ~8, which is most of the
+ * cost of touching the body from JS.
+ */
+const HASHED_READ_BYTES = 1024 * 1024;
+
 function hashedBody(source: ReadableStream<Uint8Array>, declared: number): MeteredBody {
-  const digest = new crypto.DigestStream("SHA-256");
-  const digestWriter = digest.getWriter();
-  let seen = 0;
-  let mismatch: LengthMismatch | null = null;
-  const fail = (message: string) => {
-    mismatch = new LengthMismatch(message);
-    throw mismatch;
-  };
-  const tap = new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (seen > declared) fail(`the body is longer than its Content-Length of ${declared}`);
-      await digestWriter.write(chunk);
-      controller.enqueue(chunk);
-    },
-    async flush() {
-      if (seen !== declared) fail(`the body ended after ${seen} of ${declared} bytes`);
-      await digestWriter.close();
-    },
-  });
   const fixed = new FixedLengthStream(declared);
-  const piped = source.pipeThrough(tap).pipeTo(fixed.writable);
-  const done = piped.then(async () => ({
-    sha256: btoa(String.fromCharCode(...new Uint8Array(await digest.digest))),
-  }));
+  let mismatch: ApiError | null = null;
+  const done = copyHashing(source, declared, fixed.writable).then(
+    (sha256) => ({ sha256 }),
+    (error: unknown) => {
+      if (error instanceof LengthMismatch) mismatch = new ApiError(400, "length_mismatch", error.message);
+      throw error;
+    },
+  );
   // The caller awaits `done` only after R2 answered; keep an early failure from going unhandled.
   done.catch(() => undefined);
-  const lengthError = () => (mismatch === null ? null : new ApiError(400, "length_mismatch", (mismatch as LengthMismatch).message));
-  return { stream: fixed.readable, done, lengthError };
+  return { stream: fixed.readable, done, lengthError: (cause) => mismatch ?? lengthMismatchOf(cause, declared) };
+}
+
+async function copyHashing(source: ReadableStream<Uint8Array>, declared: number, sink: WritableStream<Uint8Array>): Promise<string> {
+  const digest = new crypto.DigestStream("SHA-256");
+  const hasher = digest.getWriter();
+  const writer = sink.getWriter();
+  const reader = source.getReader({ mode: "byob" });
+  let seen = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.readAtLeast(HASHED_READ_BYTES, new Uint8Array(HASHED_READ_BYTES));
+      if (value !== undefined && value.byteLength > 0) {
+        seen += value.byteLength;
+        if (seen > declared) throw new LengthMismatch(`the body is longer than its Content-Length of ${declared}`);
+        // Hash first: the sink may take the buffer over once written.
+        await hasher.write(value);
+        await writer.write(value);
+      }
+      if (done) break;
+    }
+    if (seen !== declared) throw new LengthMismatch(`the body ended after ${seen} of ${declared} bytes`);
+    await hasher.close();
+    await writer.close();
+  } catch (error) {
+    // Abandoning the hash rejects its digest promise; nobody wants it any more.
+    digest.digest.catch(() => undefined);
+    await Promise.allSettled([writer.abort(error), reader.cancel(error), hasher.abort(error)]);
+    throw error;
+  }
+  return btoa(String.fromCharCode(...new Uint8Array(await digest.digest)));
 }
 
 export const digestMismatch = (what: string) =>

@@ -24,12 +24,12 @@ export async function createUpload(base, agent, body) {
   return response.json();
 }
 
-export async function putPart(base, agent, uploadId, partNumber, bytes) {
+export async function putPart(base, agent, uploadId, partNumber, bytes, headers = {}) {
   const response = await request(`${base}/uploads/${encodeURIComponent(uploadId)}/parts/${partNumber}`, {
     method: "PUT",
     agent,
     body: bytes,
-    headers: AUTH,
+    headers: { ...AUTH, ...headers },
   });
   await expectStatus(response, [200], `PUT part ${partNumber}`);
   return response.json();

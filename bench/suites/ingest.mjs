@@ -1,5 +1,6 @@
 // 1. Producer ingest throughput vs the baseline Worker, and
 // 2. peak memory of the runtime while ingesting parts of growing size (streaming, not buffering).
+import { createHash } from "node:crypto";
 import { baselineAbort, baselineCreate, baselinePut, createUpload, putPart, sendParts, uniqueKey, waitSettled } from "../lib/clients.mjs";
 import { startBaseline, startProduct } from "../lib/harness.mjs";
 import { agent, cpuMsOf, fmt, median, memoryOf, MiB, ratio, sampleRss, sleep, table } from "../lib/util.mjs";
@@ -7,11 +8,14 @@ import { agent, cpuMsOf, fmt, median, memoryOf, MiB, ratio, sampleRss, sleep, ta
 const mb = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 
 /** One producer run: create an upload of `parts` parts, send them, then wait for completion (untimed). */
-async function producerRun(product, via, { parts, partSize, concurrency, data }) {
+async function producerRun(product, via, { parts, partSize, concurrency, data, digest = false }) {
   const upload = await createUpload(product.base, via, { key: uniqueKey("ingest"), parts, partSize });
+  const body = data.subarray(0, partSize);
+  // Every part has the same bytes, so one digest serves them all (computed before the clock).
+  const headers = digest ? { "content-digest": `sha-256=:${createHash("sha256").update(body).digest("base64")}:` } : {};
   const cpu0 = cpuMsOf(product.pids.runtime);
   const proxyCpu0 = cpuMsOf(product.pids.proxy);
-  const ms = await sendParts(parts, concurrency, (n) => putPart(product.base, via, upload.uploadId, n, data.subarray(0, partSize)));
+  const ms = await sendParts(parts, concurrency, (n) => putPart(product.base, via, upload.uploadId, n, body, headers));
   const cpu = cpuMsOf(product.pids.runtime) - cpu0;
   const proxyCpu = cpuMsOf(product.pids.proxy) - proxyCpu0;
   const settled = await waitSettled(product.base, via, upload.uploadId, { timeoutMs: 120_000 });
@@ -48,6 +52,7 @@ export async function ingestThroughput(ctx) {
   const rows = [];
   const checks = [];
   let tapRow = null;
+  let digestRow = null;
   try {
     // Warm-up, not recorded: first requests compile code paths and create the local buckets.
     await producerRun(product, productAgent, { parts: 2, partSize, concurrency: 2, data: ctx.data });
@@ -97,6 +102,17 @@ export async function ingestThroughput(ctx) {
       }
     }
     tapRow = [median(diagnostic.baseline), median(diagnostic.tap), diagnosticRuns, median(diagnostic.chunks)];
+    // What integrity costs: producer parts that carry a Content-Digest (hashed in the Worker
+    // while streaming) against plain producer parts, interleaved.
+    const withDigest = { plain: [], digest: [] };
+    for (let run = 0; run < diagnosticRuns; run++) {
+      for (const digest of run % 2 === 0 ? [false, true] : [true, false]) {
+        const result = await producerRun(product, productAgent, { parts, partSize, concurrency: 4, data: ctx.data, digest });
+        withDigest[digest ? "digest" : "plain"].push(mb(parts * partSize, result.ms));
+      }
+    }
+    digestRow = [median(withDigest.plain), median(withDigest.digest)];
+    ctx.log(`  digest c=4: producer ${fmt(digestRow[0])} MB/s, with Content-Digest ${fmt(digestRow[1])} MB/s`);
     ctx.log(`  diagnostic c=4: baseline ${fmt(tapRow[0])} MB/s, baseline + JS tap ${fmt(tapRow[1])} MB/s`);
   } finally {
     productAgent.destroy();
@@ -117,6 +133,9 @@ export async function ingestThroughput(ctx) {
     "Diagnostic (not a target): the baseline Worker with per-chunk JavaScript on the body path — `request.body` piped through a `TransformStream` " +
       "whose JS callback counts bytes, into a `FixedLengthStream` of the declared length, then `uploadPart` (`PUT /mpu?...&tap=1`) — at concurrency 4, " +
       `${tapRow[2]} runs interleaved with the plain baseline: **${fmt(tapRow[1])} MB/s vs ${fmt(tapRow[0])} MB/s (${ratio(tapRow[1], tapRow[0])})**; the body arrived in ~${fmt(tapRow[3], 0)} chunks per 8 MiB part (~${fmt(partSize / tapRow[3] / 1024, 1)} KiB each), each one a JS callback and a promise hop.`,
+    "",
+    `Integrity (not a target): producer parts carrying \`Content-Digest: sha-256=:…:\`, hashed while streaming (1 MiB BYOB reads fed to a \`DigestStream\` and to R2), against plain producer parts, concurrency 4, ${tapRow[2]} runs interleaved: ` +
+      `**${fmt(digestRow[1])} MB/s vs ${fmt(digestRow[0])} MB/s (${ratio(digestRow[1], digestRow[0])})**.`,
   ].join("\n");
   return { title: `1. Producer ingest throughput (${parts} x 8 MiB parts)`, markdown, checks };
 }

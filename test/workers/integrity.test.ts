@@ -33,6 +33,51 @@ describe("Content-Digest on parts and chunks", () => {
     expect((await pipeline.status(upload.uploadId)).partDigests).toEqual({ "2": digest });
   });
 
+  it("hashes parts of several MiB exactly and stores them byte-exact", async () => {
+    const pipeline = new Pipeline();
+    const upload = await pipeline.create({ key: "digest/large.bin", parts: 2, partSize: PART });
+    const parts = [bytes(PART, 11), bytes(3 * 1024 * 1024 + 7, 12)];
+    for (const [index, part] of parts.entries()) {
+      const digest = await sha256Base64(part);
+      const response = await putWith(pipeline, `/uploads/${upload.uploadId}/parts/${index + 1}`, part, {
+        "content-digest": `sha-256=:${digest}:`,
+      });
+      expect(response.status).toBe(200);
+      expect(response.body.sha256).toBe(digest);
+    }
+    await pipeline.deliver(pipeline.queue.drain());
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await objectBytes(upload.key)).toEqual(concat(...parts));
+  });
+
+  it("notices a single changed byte at the very end of a large part", async () => {
+    const pipeline = new Pipeline();
+    const upload = await pipeline.create({ key: "digest/tail.bin", parts: 1, partSize: PART });
+    const sent = bytes(PART, 13);
+    const declared = await sha256Base64(sent);
+    const tampered = sent.slice();
+    tampered[tampered.length - 1] = (tampered[tampered.length - 1] ?? 0) ^ 1;
+    const refused = await putWith(pipeline, `/uploads/${upload.uploadId}/parts/1`, tampered, {
+      "content-digest": `sha-256=:${declared}:`,
+    });
+    expect(refused.body).toMatchObject({ error: { code: "digest_mismatch" } });
+    expect(pipeline.queue.drain()).toEqual([]);
+  });
+
+  it("refuses a short or long body that carries a digest as a length mismatch", async () => {
+    const pipeline = new Pipeline();
+    const upload = await pipeline.create({ key: "digest/length.bin", parts: 1, partSize: PART });
+    const data = bytes(100, 14);
+    const digest = `sha-256=:${await sha256Base64(data)}:`;
+    const path = `/uploads/${upload.uploadId}/parts/1`;
+    for (const declared of ["120", "80"]) {
+      const refused = await pipeline.json(path, { method: "PUT", body: data, headers: { "content-length": declared, "content-digest": digest } });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ error: { code: "length_mismatch" } });
+    }
+    expect(pipeline.queue.drain()).toEqual([]);
+  });
+
   it("refuses a part whose bytes do not match, counts nothing, and waits for a good copy", async () => {
     const pipeline = new Pipeline();
     const upload = await pipeline.create({ key: "digest/bad.bin", parts: 1, partSize: PART });
@@ -79,6 +124,25 @@ describe("Content-Digest on parts and chunks", () => {
     const status = await pipeline.status(upload.uploadId);
     expect(status.stream?.chunksReceived).toBe(0);
     expect((await env.BUCKET.list({ prefix: stagingPrefix(upload.uploadId) })).objects).toEqual([]);
+  });
+
+  it("checks the digest of an empty final chunk", async () => {
+    const pipeline = new Pipeline();
+    const upload = await pipeline.create({ key: "digest/empty-final.bin", mode: "stream", partSize: PART });
+    const first = bytes(10, 15);
+    expect((await putWith(pipeline, `/uploads/${upload.uploadId}/chunks/1`, first, {})).status).toBe(200);
+    const empty = new Uint8Array(0);
+    const wrong = await putWith(pipeline, `/uploads/${upload.uploadId}/chunks/2?final=1`, empty, {
+      "content-digest": `sha-256=:${await sha256Base64(first)}:`,
+    });
+    expect(wrong.body).toMatchObject({ error: { code: "digest_mismatch" } });
+    const right = await putWith(pipeline, `/uploads/${upload.uploadId}/chunks/2?final=1`, empty, {
+      "content-digest": `sha-256=:${await sha256Base64(empty)}:`,
+    });
+    expect(right.status).toBe(200);
+    await pipeline.settle();
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await objectBytes(upload.key)).toEqual(first);
   });
 
   it("never turns a body shorter or longer than its Content-Length into a part", async () => {
