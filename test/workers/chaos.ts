@@ -38,12 +38,17 @@ export type FaultRates = {
   queueSend: number;
   /** The claim commits in D1, then the invocation dies before completing in R2. */
   dieAfterClaim: number;
+  /** Plain object calls, which staged chunks use: left out, they never fail. */
+  put?: number;
+  get?: number;
+  delete?: number;
 };
 
 export type FlakyBindings = {
   bucket: R2Bucket;
   db: D1Database;
-  injected: Record<keyof FaultRates, number>;
+  /** How many faults of each configured kind were injected. */
+  injected: Partial<Record<keyof FaultRates, number>>;
 };
 
 const transient = () => r2Error("We encountered an internal error. Please try again.", 10001);
@@ -53,20 +58,17 @@ const transient = () => r2Error("We encountered an internal error. Please try ag
  * Pipeline's RecordingQueue; this returns the R2 and D1 sides plus counts of what was injected.
  */
 export function flakyBindings(bucket: R2Bucket, db: D1Database, rng: Rng, rates: FaultRates): FlakyBindings {
-  const injected: Record<keyof FaultRates, number> = {
-    uploadPart: 0,
-    complete: 0,
-    abort: 0,
-    d1Batch: 0,
-    queueSend: 0,
-    dieAfterClaim: 0,
+  const injected: Partial<Record<keyof FaultRates, number>> = Object.fromEntries(Object.keys(rates).map((kind) => [kind, 0]));
+  const count = (kind: keyof FaultRates) => {
+    injected[kind] = (injected[kind] ?? 0) + 1;
   };
   const maybeFail = (kind: keyof FaultRates) => {
-    if (rng.chance(rates[kind])) {
-      injected[kind]++;
+    if (rng.chance(rates[kind] ?? 0)) {
+      count(kind);
       throw transient();
     }
   };
+  const objectCalls = new Set<string>(["put", "get", "delete"]);
   const wrapUpload = (upload: R2MultipartUpload): R2MultipartUpload => ({
     key: upload.key,
     uploadId: upload.uploadId,
@@ -88,6 +90,13 @@ export function flakyBindings(bucket: R2Bucket, db: D1Database, rng: Rng, rates:
       if (prop === "resumeMultipartUpload") {
         return (key: string, uploadId: string) => wrapUpload(target.resumeMultipartUpload(key, uploadId));
       }
+      if (typeof prop === "string" && objectCalls.has(prop)) {
+        const call = Reflect.get(target, prop) as (...args: unknown[]) => Promise<unknown>;
+        return async (...args: unknown[]) => {
+          maybeFail(prop as "put" | "get" | "delete");
+          return call.apply(target, args);
+        };
+      }
       const value: unknown = Reflect.get(target, prop);
       return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
@@ -100,7 +109,7 @@ export function flakyBindings(bucket: R2Bucket, db: D1Database, rng: Rng, rates:
           const results = await target.batch(statements);
           const claimed = results.some(isClaim);
           if (claimed && rng.chance(rates.dieAfterClaim)) {
-            injected.dieAfterClaim++;
+            count("dieAfterClaim");
             throw new Error("injected: the invocation died after its claim committed");
           }
           return results;

@@ -35,7 +35,7 @@ describe("the pipeline under injected faults", () => {
     const pipeline = new Pipeline({ bucket: faults.bucket, db: faults.db });
     pipeline.queue.failWhen = () => {
       if (!rng.chance(RATES.queueSend)) return false;
-      faults.injected.queueSend++;
+      faults.injected.queueSend = (faults.injected.queueSend ?? 0) + 1;
       return true;
     };
     // A cron run can die too (an injected fault); the next run picks up where it left off.

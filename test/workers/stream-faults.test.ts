@@ -1,0 +1,160 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { stagingPrefix } from "../../shared/db/chunks";
+import type { QueueMessage } from "../../shared/schemas";
+import { flakyBindings, type FaultRates, Rng } from "./chaos";
+import { bytes, concat, MiB, objectBytes, Pipeline, PART, sha256 } from "./helpers";
+
+const STREAMS = 24;
+const LONG_STREAMS = 4;
+const ABANDON_RATE = 0.2;
+const DUPLICATE_RATE = 0.2;
+const RESEND_RATE = 0.1;
+const RATES: FaultRates = {
+  uploadPart: 0.1,
+  complete: 0.15,
+  abort: 0.5,
+  d1Batch: 0.05,
+  queueSend: 0.08,
+  dieAfterClaim: 0.1,
+  put: 0.08,
+  get: 0.08,
+  delete: 0.15,
+};
+const MINUTE = 60_000;
+
+type StreamPlan = {
+  uploadId: string;
+  key: string;
+  chunks: Uint8Array[];
+  abandoned: boolean;
+};
+
+type Pending = { body: QueueMessage; attempts: number };
+
+/** Chunk sizes that add up to `total`, each between 1 byte and `largest`. */
+function chunkSizes(rng: Rng, total: number, largest: number): number[] {
+  const sizes: number[] = [];
+  for (let left = total; left > 0; ) {
+    const size = Math.min(left, 1 + rng.int(largest));
+    sizes.push(size);
+    left -= size;
+  }
+  return sizes;
+}
+
+describe("chunk streams under injected faults", () => {
+  it("completes every stream byte-exact or sweeps it, with no staged chunk left behind", async () => {
+    const rng = new Rng(20261126);
+    const faults = flakyBindings(env.BUCKET, env.DB, rng, RATES);
+    const pipeline = new Pipeline({ bucket: faults.bucket, db: faults.db });
+    pipeline.queue.failWhen = () => {
+      if (!rng.chance(RATES.queueSend)) return false;
+      faults.injected.queueSend = (faults.injected.queueSend ?? 0) + 1;
+      return true;
+    };
+    const cron = (at: number) => pipeline.cron(at).catch(() => undefined);
+    const healthy = new Pipeline();
+    const withRetries = async <T extends { status: number }>(send: () => Promise<T>): Promise<T> => {
+      for (let attempt = 1; ; attempt++) {
+        const response = await send();
+        if (response.status < 500 || attempt === 30) return response;
+      }
+    };
+
+    const plans: StreamPlan[] = [];
+    for (let i = 0; i < STREAMS; i++) {
+      // A few streams span several parts (coalesced while they arrive); most stay under one.
+      const long = i < LONG_STREAMS;
+      const total = long ? PART + 1 + rng.int(PART) : 1 + rng.int(600 * 1024);
+      const sizes = chunkSizes(rng, total, long ? MiB : 64 * 1024);
+      const key = `stream-chaos/${i}.bin`;
+      const created = await withRetries(() =>
+        pipeline.json<{ uploadId: string }>("/uploads", {
+          method: "POST",
+          body: JSON.stringify({ key, mode: "stream", partSize: PART, staleAfterSeconds: 3600 }),
+        }),
+      );
+      expect(created.status).toBe(201);
+      plans.push({
+        uploadId: created.body.uploadId,
+        key,
+        chunks: sizes.map((size) => bytes(size, rng.int(2 ** 30))),
+        abandoned: rng.chance(ABANDON_RATE),
+      });
+    }
+
+    // Chunks of all streams in random order; an abandoned stream never sends its final chunk.
+    const sends = plans.flatMap((plan) => {
+      const count = plan.abandoned ? plan.chunks.length - 1 : plan.chunks.length;
+      return Array.from({ length: count }, (_, index) => ({ plan, seq: index + 1 }));
+    });
+    for (const { plan, seq } of rng.shuffle(sends)) {
+      const final = seq === plan.chunks.length;
+      const copies = rng.chance(RESEND_RATE) ? 2 : 1;
+      for (let copy = 0; copy < copies; copy++) {
+        const response = await withRetries(() => pipeline.putChunk(plan.uploadId, seq, plan.chunks[seq - 1]!, { final }));
+        expect(response.status, `${plan.key} chunk ${seq}: ${JSON.stringify(response.body)}`).toBe(200);
+      }
+    }
+
+    // The queue: random batches, duplicates, retried messages come back, and whatever the
+    // consumer queues for itself (a stream continuing in a new invocation) joins them.
+    let pending: Pending[] = [];
+    const deadLetters: Pending[] = [];
+    const take = () => {
+      const fresh = pipeline.queue.drainAll().map((body) => ({ body, attempts: 1 }));
+      pending.push(...fresh, ...fresh.filter(() => rng.chance(DUPLICATE_RATE)).map((item) => ({ ...item })));
+    };
+    const drain = async () => {
+      take();
+      for (let round = 0; pending.length > 0 && round < 500; round++) {
+        const batch = rng.shuffle(pending).slice(0, 1 + rng.int(20));
+        pending = pending.filter((item) => !batch.includes(item));
+        const result = await pipeline.deliver(batch.map((item) => item.body));
+        for (const message of result.retryMessages) {
+          const item = batch[Number(message.msgId.split("-").at(-1))]!;
+          if (item.attempts >= 10) deadLetters.push(item);
+          else pending.push({ body: item.body, attempts: item.attempts + 1 });
+        }
+        take();
+      }
+    };
+    await drain();
+    // Leases and claims of invocations that "died" run out; the cron advances those streams.
+    for (let run = 1; run <= 8; run++) {
+      await cron(Date.now() + run * 5 * MINUTE);
+      await drain();
+    }
+    // Much later the abandoned streams go stale and are swept, staged chunks and all.
+    for (let run = 0; run < 8; run++) {
+      await cron(Date.now() + 2 * 60 * MINUTE + run * MINUTE);
+      await drain();
+    }
+
+    // The mix really has both outcomes, and streams that span several parts among the completed.
+    expect(plans.filter((plan) => plan.abandoned).length).toBeGreaterThan(0);
+    expect(plans.filter((plan) => !plan.abandoned && concat(...plan.chunks).byteLength > PART).length).toBeGreaterThan(0);
+    expect(pending).toEqual([]);
+    expect(deadLetters).toEqual([]);
+
+    for (const plan of plans) {
+      const status = await healthy.status(plan.uploadId);
+      if (plan.abandoned) {
+        expect(status.state, plan.key).toBe("aborted");
+        expect(await objectBytes(plan.key), plan.key).toBeNull();
+      } else {
+        expect(status.state, `${plan.key}: ${status.failureReason}`).toBe("completed");
+        expect(await sha256((await objectBytes(plan.key))!), plan.key).toBe(await sha256(concat(...plan.chunks)));
+      }
+      const staged = await env.BUCKET.list({ prefix: stagingPrefix(plan.uploadId) });
+      expect(staged.objects.map((object) => object.key), `${plan.key} (${status.state})`).toEqual([]);
+    }
+    // Faults really were injected, of every kind.
+    for (const [kind, count] of Object.entries(faults.injected)) expect(count, kind).toBeGreaterThan(0);
+    const unsettled = await env.DB.prepare(
+      "SELECT count(*) AS n FROM uploads WHERE object_key LIKE 'stream-chaos/%' AND (state NOT IN ('completed', 'aborted') OR r2_abort_pending = 1 OR claim_id IS NOT NULL)",
+    ).first<{ n: number }>();
+    expect(unsettled?.n).toBe(0);
+  }, 180_000);
+});
