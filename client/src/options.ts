@@ -27,8 +27,9 @@ export interface UploadOptions extends TransportOptions {
    */
   finish?: FinishName;
   /**
-   * Stream part bodies so progress moves as bytes go out (default). Browsers only stream
-   * request bodies over HTTP/2 and never with a Content-Length: set false there.
+   * Stream part bodies so progress moves as bytes go out (default, when `onProgress` is
+   * set; without it parts go out whole). Browsers only stream request bodies over HTTP/2 and
+   * never with a Content-Length: set false there.
    */
   streamBodies?: boolean;
 }

@@ -191,7 +191,9 @@ class UploadRun {
 
   private async sendPart(session: Session, job: Job): Promise<void> {
     if (this.finishedByServer !== undefined) return;
-    const streamed = this.options.streamBodies ?? true;
+    // Counting bytes as they go out costs a JS hop per 64 KiB; without a progress listener
+    // there is nobody to tell, so the part goes out as it is (a file slice, a buffer).
+    const streamed = (this.options.streamBodies ?? true) && this.options.onProgress !== undefined;
     try {
       await putPart(this.transport, session.uploadId, {
         partNumber: job.partNumber,
