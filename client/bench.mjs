@@ -3,16 +3,17 @@
 // mpu-create, parallel mpu-uploadpart, explicit mpu-complete on the seed-compatible routes),
 // both against the same local producer + consumer Workers, same file, part size and concurrency.
 //
-//   node client/bench.mjs [--size-mib 256] [--part-mib 8] [--concurrency 4] [--rounds 3]
+//   node client/bench.mjs [--size-mib 256] [--part-mib 8] [--concurrency 4] [--rounds 3] [--out FILE]
+//   (the table also goes to bench/results/client.md unless --out "" is given)
 //
 // Each client runs as its own Node process; its peak RSS comes from the process itself
 // (process.resourceUsage().maxRSS, written to fd 3 on exit). Every upload is checked byte-exact.
 import { spawn, execFileSync } from "node:child_process";
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
 import { open, mkdtemp, rm } from "node:fs/promises";
-import { createReadStream } from "node:fs";
+import { createReadStream, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     "part-mib": { type: "string", default: "8" },
     concurrency: { type: "string", default: "4" },
     rounds: { type: "string", default: "3" },
+    out: { type: "string", default: join(root, "bench", "results", "client.md") },
   },
 });
 const size = Number(values["size-mib"]) * MiB;
@@ -69,6 +71,8 @@ const contenders = [
   { name: "documented example (compat routes)", args: (key) => [self, "--baseline", endpoint, file, key, String(partSize), String(concurrency)] },
   { name: "ingest CLI (fire-and-forget)", args: (key) => [cli, "upload", file, "--endpoint", endpoint, "--key", key, "--part-size", String(partSize), "--concurrency", String(concurrency), "--json"] },
   { name: "ingest CLI --wait (until completed)", args: (key) => [cli, "upload", file, "--endpoint", endpoint, "--key", key, "--part-size", String(partSize), "--concurrency", String(concurrency), "--wait", "--json"] },
+  // Without --json the CLI reports progress, so it streams each part to count bytes going out.
+  { name: "ingest CLI with progress lines", args: (key) => [cli, "upload", file, "--endpoint", endpoint, "--key", key, "--part-size", String(partSize), "--concurrency", String(concurrency)] },
 ];
 
 try {
@@ -95,14 +99,26 @@ try {
 function printTable(results) {
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const base = median(results.get(contenders[0].name).map((r) => r.seconds));
-  console.log(`\n${size / MiB} MiB file, ${partSize / MiB} MiB parts, concurrency ${concurrency}, ${rounds} round(s), median; node ${process.version}\n`);
-  console.log("| client | time (s) | MB/s | vs documented example | peak RSS (MiB) | client CPU (s) |");
-  console.log("|---|---:|---:|---:|---:|---:|");
+  const lines = [
+    "# Client benchmark: ingest CLI vs the documented example's client",
+    "",
+    `${new Date().toISOString()}; ${size / MiB} MiB file, ${partSize / MiB} MiB parts, concurrency ${concurrency}, ${rounds} round(s), median; ` +
+      `node ${process.version}; both clients against the same local producer + consumer (wrangler createTestHarness); every upload checked by SHA-256.`,
+    "",
+    "| client | time (s) | MB/s | vs documented example | peak RSS (MiB) | client CPU (s) |",
+    "|---|---:|---:|---:|---:|---:|",
+  ];
   for (const [name, runs] of results) {
     const seconds = median(runs.map((r) => r.seconds));
     const rss = Math.max(...runs.map((r) => r.maxRssKiB)) / 1024;
     const cpu = median(runs.map((r) => r.cpuSeconds));
-    console.log(`| ${name} | ${seconds.toFixed(2)} | ${(size / 1e6 / seconds).toFixed(1)} | ${(base / seconds).toFixed(2)}x | ${rss.toFixed(0)} | ${cpu.toFixed(2)} |`);
+    lines.push(`| ${name} | ${seconds.toFixed(2)} | ${(size / 1e6 / seconds).toFixed(1)} | ${(base / seconds).toFixed(2)}x | ${rss.toFixed(0)} | ${cpu.toFixed(2)} |`);
+  }
+  console.log(`\n${lines.join("\n")}`);
+  if (values.out !== "") {
+    mkdirSync(dirname(values.out), { recursive: true });
+    writeFileSync(values.out, `${lines.join("\n")}\n`);
+    console.error(`wrote ${values.out}`);
   }
 }
 
