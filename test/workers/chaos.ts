@@ -1,4 +1,6 @@
+import { env } from "cloudflare:workers";
 import { r2Error } from "./faults";
+import { Pipeline } from "./helpers";
 
 /** A small seeded PRNG, so that a failing chaos run can be replayed exactly. */
 export class Rng {
@@ -125,4 +127,67 @@ export function flakyBindings(bucket: R2Bucket, db: D1Database, rng: Rng, rates:
 function isClaim(result: D1Result): boolean {
   // The claim's read-back returns upload rows that carry a claim id.
   return (result.results as { claim_id?: unknown }[]).some((row) => typeof row.claim_id === "string");
+}
+
+/**
+ * A pipeline on flaky bindings whose queue sends fail at the `queueSend` rate, and a cron that
+ * may die like any invocation (the next run picks up where it left off).
+ */
+export function chaosPipeline(rng: Rng, rates: FaultRates) {
+  const faults = flakyBindings(env.BUCKET, env.DB, rng, rates);
+  const pipeline = new Pipeline({ bucket: faults.bucket, db: faults.db });
+  pipeline.queue.failWhen = () => {
+    if (!rng.chance(rates.queueSend)) return false;
+    faults.injected.queueSend = (faults.injected.queueSend ?? 0) + 1;
+    return true;
+  };
+  const cron = (at: number) => pipeline.cron(at).catch(() => undefined);
+  return { faults, pipeline, cron };
+}
+
+/** A client that sends again whatever the producer answers with a 5xx, as it asks. */
+export async function withRetries<T extends { status: number }>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const response = await send();
+    if (response.status < 500 || attempt === 30) return response;
+  }
+}
+
+type Delivery = { body: unknown; attempts: number };
+
+/**
+ * At-least-once delivery as the queue does it, only nastier: random batches in random order,
+ * some messages twice, retried messages back in the mix, and a dead-letter list after 10 tries.
+ */
+export class ChaosQueue {
+  pending: Delivery[] = [];
+  readonly deadLetters: Delivery[] = [];
+  constructor(
+    private readonly pipeline: Pipeline,
+    private readonly rng: Rng,
+    private readonly duplicateRate: number,
+  ) {}
+
+  /** Queues messages, each one also delivered a second time at the duplicate rate. */
+  add(bodies: unknown[]): void {
+    const fresh = bodies.map((body) => ({ body, attempts: 1 }));
+    this.pending.push(...fresh, ...fresh.filter(() => this.rng.chance(this.duplicateRate)).map((item) => ({ ...item })));
+  }
+
+  /** Delivers until nothing is pending; `sentMeanwhile` yields what the consumer queued in turn. */
+  async drain(sentMeanwhile: () => unknown[] = () => []): Promise<void> {
+    this.add(sentMeanwhile());
+    for (let round = 0; this.pending.length > 0 && round < 500; round++) {
+      const batch = this.rng.shuffle(this.pending).slice(0, 1 + this.rng.int(20));
+      this.pending = this.pending.filter((item) => !batch.includes(item));
+      const result = await this.pipeline.deliver(batch.map((item) => item.body));
+      for (const message of result.retryMessages) {
+        const item = batch[Number(message.msgId.split("-").at(-1))];
+        if (item === undefined) throw new Error(`retry of an unknown message ${message.msgId}`);
+        if (item.attempts >= 10) this.deadLetters.push(item);
+        else this.pending.push({ body: item.body, attempts: item.attempts + 1 });
+      }
+      this.add(sentMeanwhile());
+    }
+  }
 }

@@ -1,7 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { PartEvent } from "../../shared/schemas";
-import { flakyBindings, type FaultRates, Rng } from "./chaos";
+import { chaosPipeline, ChaosQueue, type FaultRates, Rng, withRetries } from "./chaos";
 import { bytes, concat, objectBytes, Pipeline, PART, sha256 } from "./helpers";
 
 const UPLOADS = 200;
@@ -26,29 +25,11 @@ type Plan = {
   abandoned: boolean;
 };
 
-type Pending = { body: PartEvent; attempts: number };
-
 describe("the pipeline under injected faults", () => {
   it("ends every one of 200 uploads completed byte-exact or aborted, with nothing stuck or half-done", async () => {
     const rng = new Rng(20261125);
-    const faults = flakyBindings(env.BUCKET, env.DB, rng, RATES);
-    const pipeline = new Pipeline({ bucket: faults.bucket, db: faults.db });
-    pipeline.queue.failWhen = () => {
-      if (!rng.chance(RATES.queueSend)) return false;
-      faults.injected.queueSend = (faults.injected.queueSend ?? 0) + 1;
-      return true;
-    };
-    // A cron run can die too (an injected fault); the next run picks up where it left off.
-    const cron = (at: number) => pipeline.cron(at).catch(() => undefined);
+    const { faults, pipeline, cron } = chaosPipeline(rng, RATES);
     const healthy = new Pipeline();
-
-    // A client that retries whatever the producer says it should retry.
-    const withRetries = async <T extends { status: number }>(send: () => Promise<T>): Promise<T> => {
-      for (let attempt = 1; ; attempt++) {
-        const response = await send();
-        if (response.status < 500 || attempt === 30) return response;
-      }
-    };
 
     const plans: Plan[] = [];
     for (let i = 0; i < UPLOADS; i++) {
@@ -84,37 +65,22 @@ describe("the pipeline under injected faults", () => {
     const abandonedIds = new Set(plans.filter((plan) => plan.abandoned).map((plan) => plan.uploadId));
     const events = pipeline.queue.drain();
     const late = events.filter((event) => abandonedIds.has(event.uploadId) && rng.chance(0.5));
-    let pending: Pending[] = events.filter((event) => !late.includes(event)).map((body) => ({ body, attempts: 1 }));
-    pending.push(...pending.filter(() => rng.chance(DUPLICATE_RATE)).map((item) => ({ ...item })));
-    const deadLetters: Pending[] = [];
-    const drain = async () => {
-      for (let round = 0; pending.length > 0 && round < 200; round++) {
-        const batch = rng.shuffle(pending).slice(0, 1 + rng.int(20));
-        pending = pending.filter((item) => !batch.includes(item));
-        const result = await pipeline.deliver(batch.map((item) => item.body));
-        const retried = new Set(result.retryMessages.map((message) => message.msgId));
-        const ids = [...retried].map((id) => Number(id.split("-").at(-1)));
-        for (const index of ids) {
-          const item = batch[index]!;
-          if (item.attempts >= 10) deadLetters.push(item);
-          else pending.push({ body: item.body, attempts: item.attempts + 1 });
-        }
-      }
-    };
-    await drain();
+    const queue = new ChaosQueue(pipeline, rng, DUPLICATE_RATE);
+    queue.add(events.filter((event) => !late.includes(event)));
+    await queue.drain();
     // Claims left by invocations that "died" are taken over once their lease runs out.
     for (let run = 1; run <= 5; run++) await cron(Date.now() + run * 5 * MINUTE);
-    await drain();
+    await queue.drain();
     for (let run = 6; run <= 8; run++) await cron(Date.now() + run * 5 * MINUTE);
 
     // Later the abandoned uploads go stale; some of their events are still in flight and land after.
     for (let run = 0; run < 3; run++) await cron(Date.now() + 2 * 60 * MINUTE + run * MINUTE);
-    pending = late.map((body) => ({ body, attempts: 1 }));
-    await drain();
+    queue.add(late);
+    await queue.drain();
     for (let run = 3; run < 8; run++) await cron(Date.now() + 2 * 60 * MINUTE + run * MINUTE);
 
-    expect(pending).toEqual([]);
-    expect(deadLetters).toEqual([]);
+    expect(queue.pending).toEqual([]);
+    expect(queue.deadLetters).toEqual([]);
     // Faults really were injected, of every kind.
     for (const [kind, count] of Object.entries(faults.injected)) expect(count, kind).toBeGreaterThan(0);
 

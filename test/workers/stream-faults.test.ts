@@ -1,8 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { stagingPrefix } from "../../shared/db/chunks";
-import type { QueueMessage } from "../../shared/schemas";
-import { flakyBindings, type FaultRates, Rng } from "./chaos";
+import { chaosPipeline, ChaosQueue, type FaultRates, Rng, withRetries } from "./chaos";
 import { bytes, concat, MiB, objectBytes, Pipeline, PART, sha256 } from "./helpers";
 
 const STREAMS = 24;
@@ -30,8 +29,6 @@ type StreamPlan = {
   abandoned: boolean;
 };
 
-type Pending = { body: QueueMessage; attempts: number };
-
 /** Chunk sizes that add up to `total`, each between 1 byte and `largest`. */
 function chunkSizes(rng: Rng, total: number, largest: number): number[] {
   const sizes: number[] = [];
@@ -46,21 +43,8 @@ function chunkSizes(rng: Rng, total: number, largest: number): number[] {
 describe("chunk streams under injected faults", () => {
   it("completes every stream byte-exact or sweeps it, with no staged chunk left behind", async () => {
     const rng = new Rng(20261126);
-    const faults = flakyBindings(env.BUCKET, env.DB, rng, RATES);
-    const pipeline = new Pipeline({ bucket: faults.bucket, db: faults.db });
-    pipeline.queue.failWhen = () => {
-      if (!rng.chance(RATES.queueSend)) return false;
-      faults.injected.queueSend = (faults.injected.queueSend ?? 0) + 1;
-      return true;
-    };
-    const cron = (at: number) => pipeline.cron(at).catch(() => undefined);
+    const { faults, pipeline, cron } = chaosPipeline(rng, RATES);
     const healthy = new Pipeline();
-    const withRetries = async <T extends { status: number }>(send: () => Promise<T>): Promise<T> => {
-      for (let attempt = 1; ; attempt++) {
-        const response = await send();
-        if (response.status < 500 || attempt === 30) return response;
-      }
-    };
 
     const plans: StreamPlan[] = [];
     for (let i = 0; i < STREAMS; i++) {
@@ -100,26 +84,8 @@ describe("chunk streams under injected faults", () => {
 
     // The queue: random batches, duplicates, retried messages come back, and whatever the
     // consumer queues for itself (a stream continuing in a new invocation) joins them.
-    let pending: Pending[] = [];
-    const deadLetters: Pending[] = [];
-    const take = () => {
-      const fresh = pipeline.queue.drainAll().map((body) => ({ body, attempts: 1 }));
-      pending.push(...fresh, ...fresh.filter(() => rng.chance(DUPLICATE_RATE)).map((item) => ({ ...item })));
-    };
-    const drain = async () => {
-      take();
-      for (let round = 0; pending.length > 0 && round < 500; round++) {
-        const batch = rng.shuffle(pending).slice(0, 1 + rng.int(20));
-        pending = pending.filter((item) => !batch.includes(item));
-        const result = await pipeline.deliver(batch.map((item) => item.body));
-        for (const message of result.retryMessages) {
-          const item = batch[Number(message.msgId.split("-").at(-1))]!;
-          if (item.attempts >= 10) deadLetters.push(item);
-          else pending.push({ body: item.body, attempts: item.attempts + 1 });
-        }
-        take();
-      }
-    };
+    const queue = new ChaosQueue(pipeline, rng, DUPLICATE_RATE);
+    const drain = () => queue.drain(() => pipeline.queue.drainAll());
     await drain();
     // Leases and claims of invocations that "died" run out; the cron advances those streams.
     for (let run = 1; run <= 8; run++) {
@@ -135,8 +101,8 @@ describe("chunk streams under injected faults", () => {
     // The mix really has both outcomes, and streams that span several parts among the completed.
     expect(plans.filter((plan) => plan.abandoned).length).toBeGreaterThan(0);
     expect(plans.filter((plan) => !plan.abandoned && concat(...plan.chunks).byteLength > PART).length).toBeGreaterThan(0);
-    expect(pending).toEqual([]);
-    expect(deadLetters).toEqual([]);
+    expect(queue.pending).toEqual([]);
+    expect(queue.deadLetters).toEqual([]);
 
     for (const plan of plans) {
       const status = await healthy.status(plan.uploadId);
