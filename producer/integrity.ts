@@ -21,8 +21,6 @@ export function declaredSha256(request: Request): string | null {
   throw new ApiError(400, "unsupported_digest", "Content-Digest must include sha-256");
 }
 
-export class LengthMismatch extends Error {}
-
 export type MeteredBody = {
   /** A stream of exactly the declared length, to hand to R2. */
   stream: ReadableStream<Uint8Array>;
@@ -35,57 +33,26 @@ export type MeteredBody = {
   lengthError: (cause?: unknown) => ApiError | null;
 };
 
+const bodyTooLong = (declared: number) =>
+  new ApiError(400, "length_mismatch", `the body is longer than its Content-Length of ${declared}`);
+const bodyTooShort = (declared: number) =>
+  new ApiError(400, "length_mismatch", `the body ended before its Content-Length of ${declared}`);
+
 /**
- * Passes a request body through unchanged while counting it and, if asked, hashing it: the
- * body is never buffered. A body shorter or longer than declared makes the stream fail, so it
- * can never become a part or a chunk.
+ * Hands a request body to R2 as a stream of exactly its declared length, hashing it on the way
+ * if asked; the body is never buffered. A body shorter or longer than declared makes the
+ * stream fail, so it can never become a part or a chunk.
  */
 export function meterBody(body: ReadableStream<Uint8Array> | null, declared: number, hash: boolean): MeteredBody {
   // An empty request has no body; an empty byte stream stands in for it (BYOB reads need one).
   const source = body ?? new ReadableStream({ type: "bytes", start: (controller) => controller.close() });
-  return hash ? hashedBody(source, declared) : nativeBody(source, declared);
-}
-
-/**
- * Without a digest to compute, the body goes through a FixedLengthStream with no JavaScript on
- * the byte path: the runtime pipes it natively, which is what keeps the producer at the speed of
- * a bare `uploadPart` (a JS transform costs a callback per network chunk: about 40% of the
- * throughput here). The FixedLengthStream itself refuses a body shorter or longer than declared.
- */
-function nativeBody(source: ReadableStream<Uint8Array>, declared: number): MeteredBody {
   const fixed = new FixedLengthStream(declared);
   let mismatch: ApiError | null = null;
-  const piped = source.pipeTo(fixed.writable).catch((error: unknown) => {
-    mismatch = lengthMismatchOf(error, declared);
-    throw error;
-  });
-  const done = piped.then(() => ({ sha256: null }));
-  done.catch(() => undefined);
-  return { stream: fixed.readable, done, lengthError: (cause) => mismatch ?? lengthMismatchOf(cause, declared) };
-}
-
-function lengthMismatchOf(error: unknown, declared: number): ApiError | null {
-  const message = error instanceof Error ? error.message : String(error);
-  if (/too many bytes/i.test(message)) return new ApiError(400, "length_mismatch", `the body is longer than its Content-Length of ${declared}`);
-  if (/did not see all expected bytes/i.test(message)) return new ApiError(400, "length_mismatch", `the body ended before its Content-Length of ${declared}`);
-  return null;
-}
-
-/**
- * Reads the body in large BYOB reads and feeds each one to the SHA-256 and to R2. JavaScript
- * must see the bytes to hash them; reading a MiB at a time instead of taking the ~16 KiB chunks
- * the network delivers cuts the JS hops per 8 MiB part from ~512 to ~8, which is most of the
- * cost of touching the body from JS.
- */
-const HASHED_READ_BYTES = 1024 * 1024;
-
-function hashedBody(source: ReadableStream<Uint8Array>, declared: number): MeteredBody {
-  const fixed = new FixedLengthStream(declared);
-  let mismatch: ApiError | null = null;
-  const done = copyHashing(source, declared, fixed.writable).then(
+  const copied = hash ? copyHashing(source, declared, fixed.writable) : source.pipeTo(fixed.writable).then(() => null);
+  const done = copied.then(
     (sha256) => ({ sha256 }),
     (error: unknown) => {
-      if (error instanceof LengthMismatch) mismatch = new ApiError(400, "length_mismatch", error.message);
+      mismatch = lengthMismatchOf(error, declared);
       throw error;
     },
   );
@@ -93,6 +60,23 @@ function hashedBody(source: ReadableStream<Uint8Array>, declared: number): Meter
   done.catch(() => undefined);
   return { stream: fixed.readable, done, lengthError: (cause) => mismatch ?? lengthMismatchOf(cause, declared) };
 }
+
+/** Our own length errors, and the FixedLengthStream's (as the pipe or R2 report them). */
+function lengthMismatchOf(error: unknown, declared: number): ApiError | null {
+  if (error instanceof ApiError) return error.code === "length_mismatch" ? error : null;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/too many bytes/i.test(message)) return bodyTooLong(declared);
+  if (/did not see all expected bytes/i.test(message)) return bodyTooShort(declared);
+  return null;
+}
+
+/**
+ * Without a digest the body is piped natively (above), with no JavaScript per chunk: a JS
+ * transform on the body path halves the throughput here. To hash, JavaScript must see the
+ * bytes, so it reads them a MiB at a time (BYOB) instead of taking the ~16 KiB chunks the
+ * network delivers: ~8 JS hops per 8 MiB part instead of ~512.
+ */
+const HASHED_READ_BYTES = 1024 * 1024;
 
 async function copyHashing(source: ReadableStream<Uint8Array>, declared: number, sink: WritableStream<Uint8Array>): Promise<string> {
   const digest = new crypto.DigestStream("SHA-256");
@@ -102,17 +86,20 @@ async function copyHashing(source: ReadableStream<Uint8Array>, declared: number,
   let seen = 0;
   try {
     for (;;) {
-      const { value, done } = await reader.readAtLeast(HASHED_READ_BYTES, new Uint8Array(HASHED_READ_BYTES));
+      // One byte more than is left, so that a body longer than declared shows; no more, so
+      // that a small chunk does not cost a MiB buffer.
+      const size = Math.min(HASHED_READ_BYTES, declared - seen + 1);
+      const { value, done } = await reader.readAtLeast(size, new Uint8Array(size));
       if (value !== undefined && value.byteLength > 0) {
         seen += value.byteLength;
-        if (seen > declared) throw new LengthMismatch(`the body is longer than its Content-Length of ${declared}`);
+        if (seen > declared) throw bodyTooLong(declared);
         // Hash first: the sink may take the buffer over once written.
         await hasher.write(value);
         await writer.write(value);
       }
       if (done) break;
     }
-    if (seen !== declared) throw new LengthMismatch(`the body ended after ${seen} of ${declared} bytes`);
+    if (seen !== declared) throw bodyTooShort(declared);
     await hasher.close();
     await writer.close();
   } catch (error) {

@@ -21,7 +21,11 @@ function cases(quick) {
   ];
 }
 
-const chunkOf = (data, size, seq) => data.subarray(((seq - 1) * 7919) % (data.length - size), ((seq - 1) * 7919) % (data.length - size) + size);
+/** Chunk `seq` of a stream: `size` bytes from a seq-dependent offset of the random pool. */
+function chunkOf(data, size, seq) {
+  const offset = ((seq - 1) * 7919) % (data.length - size);
+  return data.subarray(offset, offset + size);
+}
 
 async function putChunk(base, via, uploadId, seq, bytes, final) {
   const response = await request(`${base}/uploads/${encodeURIComponent(uploadId)}/chunks/${seq}${final ? "?final=1" : ""}`, {

@@ -51,6 +51,8 @@ export type FlakyBindings = {
   db: D1Database;
   /** How many faults of each configured kind were injected. */
   injected: Partial<Record<keyof FaultRates, number>>;
+  /** Counts a fault injected outside these bindings (the queue's). */
+  count: (kind: keyof FaultRates) => void;
 };
 
 const transient = () => r2Error("We encountered an internal error. Please try again.", 10001);
@@ -121,7 +123,7 @@ export function flakyBindings(bucket: R2Bucket, db: D1Database, rng: Rng, rates:
       return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return { bucket: flakyBucket, db: flakyDb, injected };
+  return { bucket: flakyBucket, db: flakyDb, injected, count };
 }
 
 function isClaim(result: D1Result): boolean {
@@ -138,7 +140,7 @@ export function chaosPipeline(rng: Rng, rates: FaultRates) {
   const pipeline = new Pipeline({ bucket: faults.bucket, db: faults.db });
   pipeline.queue.failWhen = () => {
     if (!rng.chance(rates.queueSend)) return false;
-    faults.injected.queueSend = (faults.injected.queueSend ?? 0) + 1;
+    faults.count("queueSend");
     return true;
   };
   const cron = (at: number) => pipeline.cron(at).catch(() => undefined);
