@@ -1,4 +1,4 @@
-import type { ConsumerConfig } from "../shared/config";
+import { COMPLETION_POLICY } from "../shared/completion";
 import { type ChunkRow, stagingKey } from "../shared/db/chunks";
 import { commitPartStatements, contiguousChunks, releaseLease, type StreamCursor, takeLease } from "../shared/db/streams";
 import { getUpload, type UploadRow } from "../shared/db/uploads";
@@ -32,13 +32,13 @@ class ChunkChanged extends Error {}
 export async function coalesceStream(
   bindings: { DB: D1Database; BUCKET: R2Bucket },
   uploadId: string,
-  settings: ConsumerConfig,
   now: number,
   budget: CoalesceBudget = DEFAULT_BUDGET,
 ): Promise<CoalesceResult> {
   const { DB: db, BUCKET: bucket } = bindings;
   const leaseId = crypto.randomUUID();
-  const upload = await takeLease(db, uploadId, leaseId, now, settings.completionLeaseMs);
+  // Coalescing ends in a completion, so its lease is the completion's.
+  const upload = await takeLease(db, uploadId, leaseId, now, COMPLETION_POLICY.leaseMs);
   if (upload === null) {
     const row = await getUpload(db, uploadId);
     return row !== null && row.state === "open" && row.mode === "stream" ? "busy" : "idle";
@@ -191,7 +191,7 @@ async function writePart(
       throw error;
     }
   };
-  const multipart = bucket.resumeMultipartUpload(upload.object_key, upload.upload_id);
+  const multipart = bucket.resumeMultipartUpload(upload.object_key, upload.r2_upload_id);
   const [part] = await Promise.all([multipart.uploadPart(partNumber, readable), feed()]);
   return part.etag;
 }

@@ -23,7 +23,7 @@ export async function advanceStream(
   now: number,
 ): Promise<StreamOutcome> {
   try {
-    const result = await coalesceStream(bindings, uploadId, settings, now);
+    const result = await coalesceStream(bindings, uploadId, now);
     switch (result) {
       case "idle":
         return { kind: "ack" };
@@ -35,11 +35,8 @@ export async function advanceStream(
         return { kind: "ack" };
       }
       case "ready": {
-        const claims = await claimReady(bindings.DB, [uploadId], now, now - settings.completionLeaseMs);
-        const outcomes = await finishClaims(bindings.DB, bindings.BUCKET, claims, {
-          maxAttempts: settings.maxCompleteAttempts,
-          events: bindings.UPLOAD_EVENTS,
-        });
+        const claims = await claimReady(bindings.DB, [uploadId], now);
+        const outcomes = await finishClaims(bindings, claims);
         const outcome = outcomes.get(uploadId);
         if (outcome !== undefined) console.log(JSON.stringify({ event: `completion_${outcome.kind}`, uploadId, ...outcome }));
         return outcome?.kind === "retry" ? { kind: "retry", delaySeconds: settings.retryDelaySeconds } : { kind: "ack" };

@@ -1,4 +1,4 @@
-import { abortQuietly, claimReady, finishClaims } from "../shared/completion";
+import { abortQuietly, claimReady, finishClaims, leaseCutoff } from "../shared/completion";
 import { mapWithConcurrency } from "../shared/concurrency";
 import type { ConsumerConfig } from "../shared/config";
 import { listIdleStreams } from "../shared/db/streams";
@@ -68,11 +68,10 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     report.r2AbortsPending = pending.length - confirmed.length;
   });
   await phase(async () => {
-    const leaseCutoff = now - settings.completionLeaseMs;
-    const stalled = await listStalledCompletions(db, leaseCutoff, limit);
+    const stalled = await listStalledCompletions(db, leaseCutoff(now), limit);
     if (stalled.length === 0) return;
-    const claims = await claimReady(db, stalled, now, leaseCutoff);
-    await finishClaims(db, bucket, claims, { maxAttempts: settings.maxCompleteAttempts, events: bindings.UPLOAD_EVENTS });
+    const claims = await claimReady(db, stalled, now);
+    await finishClaims(bindings, claims);
     report.completionsRetried = claims.length;
   });
 

@@ -1,5 +1,6 @@
-import { claimStatements, finishClaims, readClaims } from "../shared/completion";
+import { finishClaims, leaseCutoff } from "../shared/completion";
 import type { ConsumerConfig } from "../shared/config";
+import { claimStatements, readClaims } from "../shared/db/claims";
 import { bumpCounterStatement, recordActivityStatement, recordPartsStatement } from "../shared/db/parts";
 import { errorMessage } from "../shared/r2-errors";
 import { mapWithConcurrency } from "../shared/concurrency";
@@ -61,7 +62,7 @@ async function tallyParts(
   settings: ConsumerConfig,
   now: number,
 ): Promise<void> {
-  const { DB: db, BUCKET: bucket } = bindings;
+  const { DB: db } = bindings;
   const events = deliveries.map((delivery) => delivery.event);
   const uploadIds = [...new Set(events.map((event) => event.uploadId))];
   const statements: D1PreparedStatement[] = [];
@@ -71,7 +72,7 @@ async function tallyParts(
     statements.push(
       recordPartsStatement(db, events, now),
       recordActivityStatement(db, events, now),
-      ...claimStatements(db, uploadIds, crypto.randomUUID(), now, now - settings.completionLeaseMs),
+      ...claimStatements(db, uploadIds, crypto.randomUUID(), now, leaseCutoff(now)),
     );
   }
   if (statements.length === 0) return;
@@ -98,10 +99,7 @@ async function tallyParts(
 
   let retryIds: Set<string>;
   try {
-    const outcomes = await finishClaims(db, bucket, claims, {
-      maxAttempts: settings.maxCompleteAttempts,
-      events: bindings.UPLOAD_EVENTS,
-    });
+    const outcomes = await finishClaims(bindings, claims);
     retryIds = new Set([...outcomes].filter(([, outcome]) => outcome.kind === "retry").map(([id]) => id));
     for (const [uploadId, outcome] of outcomes) {
       console.log(JSON.stringify({ event: `completion_${outcome.kind}`, uploadId, ...outcome }));

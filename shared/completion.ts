@@ -1,11 +1,18 @@
+import {
+  type Claim,
+  claimRef,
+  claimUploads,
+  recordCompletedStatement,
+  recordFailedStatement,
+  releaseClaimStatement,
+} from "./db/claims";
 import type { PartRow } from "./db/parts";
-import type { UploadRow } from "./db/uploads";
+import { getUpload, type UploadRow } from "./db/uploads";
 import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
 import { announce, notificationFor } from "./notifications";
 import { deleteStaging } from "./staging";
 
-/** An upload this invocation owns the completion of, with the parts it will complete with. */
-export type Claim = { upload: UploadRow; parts: PartRow[] };
+export type { Claim };
 
 export type CompletionOutcome =
   | { kind: "completed"; etag: string; size: number }
@@ -13,75 +20,43 @@ export type CompletionOutcome =
   | { kind: "retry"; reason: string };
 
 export type CompletionPolicy = {
+  /** A claim older than this is taken to belong to an invocation that died, and is taken over. */
+  leaseMs: number;
+  /** Completion attempts that R2 answers "part not found" before the upload is marked failed. */
   maxAttempts: number;
-  /** Where to announce uploads that ended (completed or failed); none: no announcement. */
-  events?: Queue;
 };
 
 /**
- * Statements that atomically claim every listed upload that is ready to complete, then read back
- * what was claimed. Ready means: open (or held by a claim whose lease ran out), every expected
- * part recorded, and the event of the last part R2 accepted recorded too — otherwise a newer
- * copy of some part is still on its way and completing now would use an etag R2 replaced. Run them inside one `db.batch` so the claim and the reads are one transaction;
- * pass the last two results to `readClaims`. Exactly one claimant can win an upload, however
- * many batches, duplicate deliveries or explicit completes race for it.
+ * The one completion policy, for every path that completes: the consumer's tally, its cron,
+ * stream coalescing and the producer's explicit complete. Transient errors never fail an
+ * upload, whatever the attempts: they are retried by redelivery and by the cron.
  */
-export function claimStatements(
-  db: D1Database,
-  uploadIds: string[],
-  claimId: string,
-  now: number,
-  leaseCutoff: number,
-): D1PreparedStatement[] {
-  return [
-    db
-      .prepare(
-        `UPDATE uploads SET state = 'completing', claim_id = ?2, claimed_at = ?3, updated_at = ?3,
-           complete_attempts = complete_attempts + 1
-         WHERE upload_id IN (SELECT value FROM json_each(?1))
-           AND (state = 'open' OR (state = 'completing' AND claimed_at <= ?4))
-           AND expected_parts IS NOT NULL
-           AND expected_parts = (SELECT count(*) FROM parts p
-                                 WHERE p.upload_id = uploads.upload_id AND p.part_number <= uploads.expected_parts)
-           AND part_seq <= (SELECT coalesce(max(p.seq), 0) FROM parts p WHERE p.upload_id = uploads.upload_id)`,
-      )
-      .bind(JSON.stringify(uploadIds), claimId, now, leaseCutoff),
-    db.prepare("SELECT * FROM uploads WHERE claim_id = ?1").bind(claimId),
-    db
-      .prepare(
-        `SELECT p.upload_id, p.part_number, p.etag, p.size, p.uploaded_at
-         FROM parts p JOIN uploads u ON u.upload_id = p.upload_id
-         WHERE u.claim_id = ?1 AND p.part_number <= u.expected_parts
-         ORDER BY p.upload_id, p.part_number`,
-      )
-      .bind(claimId),
-  ];
+export const COMPLETION_POLICY: Readonly<CompletionPolicy> = { leaseMs: 120_000, maxAttempts: 5 };
+
+/** What completing touches: the bucket, the database and the queue that hears of ended uploads. */
+export type CompletionBindings = { DB: D1Database; BUCKET: R2Bucket; UPLOAD_EVENTS: Queue };
+
+/** The oldest claim time still inside the lease at `now`. */
+export function leaseCutoff(now: number): number {
+  return now - COMPLETION_POLICY.leaseMs;
 }
 
-export function readClaims(uploads: D1Result, parts: D1Result): Claim[] {
-  const partsByUpload = new Map<string, PartRow[]>();
-  for (const part of parts.results as PartRow[]) {
-    const list = partsByUpload.get(part.upload_id) ?? [];
-    list.push(part);
-    partsByUpload.set(part.upload_id, list);
-  }
-  return (uploads.results as UploadRow[]).map((upload) => ({
-    upload,
-    parts: partsByUpload.get(upload.upload_id) ?? [],
-  }));
+/** Claims whichever of the uploads are ready to complete and free to take, in one round trip. */
+export function claimReady(db: D1Database, uploadIds: string[], now: number): Promise<Claim[]> {
+  return claimUploads(db, uploadIds, now, leaseCutoff(now));
 }
 
-/** Claims and reads in one round trip; for callers with nothing else to batch. */
-export async function claimReady(
-  db: D1Database,
-  uploadIds: string[],
-  now: number,
-  leaseCutoff: number,
-): Promise<Claim[]> {
-  const results = await db.batch(claimStatements(db, uploadIds, crypto.randomUUID(), now, leaseCutoff));
-  const [, uploads, parts] = results;
-  if (uploads === undefined || parts === undefined) throw new Error("D1 batch returned too few results");
-  return readClaims(uploads, parts);
+/**
+ * Completes one upload now if it is ready and nobody else is completing it, and returns the
+ * row afterwards: `completed` or `failed` when this call (or an earlier one) settled it, still
+ * `open` or `completing` when parts are missing or another invocation holds the claim.
+ */
+export async function completeNow(bindings: CompletionBindings, uploadId: string, now: number): Promise<UploadRow> {
+  const claims = await claimReady(bindings.DB, [uploadId], now);
+  if (claims.length > 0) await finishClaims(bindings, claims);
+  const row = await getUpload(bindings.DB, uploadId);
+  if (row === null) throw new Error(`upload ${uploadId} does not exist`);
+  return row;
 }
 
 /**
@@ -90,16 +65,15 @@ export async function claimReady(
  * later attempt can try again, until the attempts run out.
  */
 export async function finishClaims(
-  db: D1Database,
-  bucket: R2Bucket,
+  bindings: CompletionBindings,
   claims: Claim[],
-  policy: CompletionPolicy,
   now: () => number = Date.now,
 ): Promise<Map<string, CompletionOutcome>> {
+  const { DB: db, BUCKET: bucket } = bindings;
   const outcomes = new Map<string, CompletionOutcome>();
   const settled = await Promise.all(
     claims.map(async (claim) => {
-      const outcome = await verifyDeclaredDigest(bucket, claim.upload, await completeInR2(bucket, claim, policy));
+      const outcome = await verifyDeclaredDigest(bucket, claim.upload, await completeInR2(bucket, claim));
       // A finished stream's staging area goes now; what cannot be deleted is left to the cron.
       const stagingLeft =
         claim.upload.mode === "stream" && outcome.kind !== "retry" && !(await deleteStagingQuietly(bucket, claim.upload));
@@ -113,36 +87,34 @@ export async function finishClaims(
     statements.push(await recordOutcome(db, bucket, claim.upload, outcome, stagingLeft, now()));
   }
   if (statements.length > 0) await db.batch(statements);
-  if (policy.events !== undefined) {
-    const ended = settled.flatMap(({ claim, outcome }) =>
-      outcome.kind === "retry"
-        ? []
-        : [
-            notificationFor(
-              {
-                ...claim.upload,
-                outcome: outcome.kind,
-                object: outcome.kind === "completed" ? { etag: outcome.etag, size: outcome.size } : null,
-                reason: outcome.kind === "failed" ? outcome.reason : null,
-              },
-              now(),
-            ),
-          ],
-    );
-    await announce(policy.events, ended);
-  }
+  const ended = settled.flatMap(({ claim, outcome }) =>
+    outcome.kind === "retry"
+      ? []
+      : [
+          notificationFor(
+            {
+              ...claim.upload,
+              outcome: outcome.kind,
+              object: outcome.kind === "completed" ? { etag: outcome.etag, size: outcome.size } : null,
+              reason: outcome.kind === "failed" ? outcome.reason : null,
+            },
+            now(),
+          ),
+        ],
+  );
+  await announce(bindings.UPLOAD_EVENTS, ended);
   return outcomes;
 }
 
-async function completeInR2(bucket: R2Bucket, { upload, parts }: Claim, policy: CompletionPolicy) {
+async function completeInR2(bucket: R2Bucket, { upload, parts }: Claim) {
   const sorted = [...parts].sort((a, b) => a.part_number - b.part_number);
   try {
     const object = await bucket
-      .resumeMultipartUpload(upload.object_key, upload.upload_id)
+      .resumeMultipartUpload(upload.object_key, upload.r2_upload_id)
       .complete(sorted.map((part) => ({ partNumber: part.part_number, etag: part.etag })));
     return { kind: "completed", etag: object.etag, size: object.size } satisfies CompletionOutcome;
   } catch (error) {
-    return classifyFailure(bucket, upload, sorted, error, policy);
+    return classifyFailure(bucket, upload, sorted, error);
   }
 }
 
@@ -151,7 +123,6 @@ async function classifyFailure(
   upload: UploadRow,
   parts: PartRow[],
   error: unknown,
-  policy: CompletionPolicy,
 ): Promise<CompletionOutcome> {
   const code = r2ErrorCode(error);
   const message = errorMessage(error);
@@ -174,7 +145,7 @@ async function classifyFailure(
       // while this completion was being claimed produces this, and its event makes the next
       // attempt succeed; if it keeps happening, the recorded etag will never be R2's.
       const reason = `R2 does not hold one of the recorded parts after ${upload.complete_attempts} attempts (${message})`;
-      return upload.complete_attempts >= policy.maxAttempts ? { kind: "failed", reason } : { kind: "retry", reason };
+      return upload.complete_attempts >= COMPLETION_POLICY.maxAttempts ? { kind: "failed", reason } : { kind: "retry", reason };
     }
     default:
       // Anything else is R2 or the network having a bad moment: never a reason to fail the upload.
@@ -237,51 +208,17 @@ async function recordOutcome(
   stagingLeft: boolean,
   now: number,
 ): Promise<D1PreparedStatement> {
-  const claim = { uploadId: upload.upload_id, claimId: upload.claim_id ?? "" };
+  const claim = claimRef(upload);
   switch (outcome.kind) {
     case "completed":
       return recordCompletedStatement(db, claim, outcome, now, stagingLeft);
     case "failed": {
       const aborted = !stagingLeft && (outcome.r2UploadGone === true || (await abortQuietly(bucket, upload)));
-      return db
-        .prepare(
-          `UPDATE uploads SET state = 'failed', failure_reason = ?3, r2_abort_pending = ?4, updated_at = ?5,
-             claim_id = NULL
-           WHERE upload_id = ?1 AND claim_id = ?2`,
-        )
-        .bind(claim.uploadId, claim.claimId, outcome.reason, aborted ? 0 : 1, now);
+      return recordFailedStatement(db, claim, outcome.reason, !aborted, now);
     }
     case "retry":
       return releaseClaimStatement(db, claim, now);
   }
-}
-
-type ClaimRef = { uploadId: string; claimId: string };
-
-export function recordCompletedStatement(
-  db: D1Database,
-  { uploadId, claimId }: ClaimRef,
-  object: { etag: string; size: number },
-  now: number,
-  cleanupPending = false,
-): D1PreparedStatement {
-  return db
-    .prepare(
-      `UPDATE uploads SET state = 'completed', object_etag = ?3, object_size = ?4, completed_at = ?5,
-         updated_at = ?5, claim_id = NULL, r2_abort_pending = ?6
-       WHERE upload_id = ?1 AND claim_id = ?2`,
-    )
-    .bind(uploadId, claimId, object.etag, object.size, now, cleanupPending ? 1 : 0);
-}
-
-/** Hands a claimed upload back to `open` so that a later attempt can claim it again. */
-export function releaseClaimStatement(db: D1Database, { uploadId, claimId }: ClaimRef, now: number): D1PreparedStatement {
-  return db
-    .prepare(
-      `UPDATE uploads SET state = 'open', claim_id = NULL, claimed_at = NULL, updated_at = ?3
-       WHERE upload_id = ?1 AND claim_id = ?2`,
-    )
-    .bind(uploadId, claimId, now);
 }
 
 /**
@@ -290,11 +227,11 @@ export function releaseClaimStatement(db: D1Database, { uploadId, claimId }: Cla
  */
 export async function abortQuietly(
   bucket: R2Bucket,
-  upload: Pick<UploadRow, "object_key" | "upload_id" | "mode"> & { state?: UploadRow["state"] },
+  upload: Pick<UploadRow, "object_key" | "upload_id" | "r2_upload_id" | "mode"> & { state?: UploadRow["state"] },
 ): Promise<boolean> {
   try {
     // A completed upload has nothing left to abort, only staged chunks to delete.
-    if (upload.state !== "completed") await bucket.resumeMultipartUpload(upload.object_key, upload.upload_id).abort();
+    if (upload.state !== "completed") await bucket.resumeMultipartUpload(upload.object_key, upload.r2_upload_id).abort();
   } catch (error) {
     if (r2ErrorCode(error) !== R2Code.noSuchUpload) {
       console.warn(JSON.stringify({ event: "r2_abort_failed", uploadId: upload.upload_id, error: errorMessage(error) }));

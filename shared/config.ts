@@ -1,90 +1,114 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
-const bytes = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/**
+ * Each Worker's vars, read by one schema per Worker straight from its env (an object schema
+ * picks its own keys and ignores the bindings). Vars are strings; an unset or empty one takes
+ * the default, which goes through the same checks. The parsed config has the vars' names in
+ * camelCase (SWEEP_BATCH_LIMIT -> sweepBatchLimit), and its type is inferred from the schema.
+ */
 
 const MiB = 1024 * 1024;
+const DAY_SECONDS = 24 * 60 * 60;
 
-const flag = z
-  .enum(["true", "false", "1", "0", ""])
-  .default("false")
-  .transform((value) => value === "true" || value === "1");
-
-const ProducerConfig = z.object({
-  ALLOW_ANONYMOUS: flag,
-  PUBLIC_READS: flag,
-  CORS_ORIGINS: z.string().default(""),
-  TOKEN_TTL_SECONDS: seconds(7 * 24 * 60 * 60),
-  DEFAULT_PART_SIZE: bytes(8 * MiB),
-  MIN_PART_SIZE: bytes(5 * MiB),
-  MAX_PART_SIZE: bytes(100_000_000),
-  DEFAULT_STALE_AFTER_SECONDS: seconds(24 * 60 * 60),
-  MAX_STALE_AFTER_SECONDS: seconds(7 * 24 * 60 * 60),
-});
-export type ProducerConfig = {
-  allowAnonymous: boolean;
-  publicReads: boolean;
-  corsOrigins: string[];
-  tokenTtlSeconds: number;
-  defaultPartSize: number;
-  minPartSize: number;
-  maxPartSize: number;
-  defaultStaleAfterSeconds: number;
-  maxStaleAfterSeconds: number;
-};
-
-const ConsumerConfig = z.object({
-  SWEEP_BATCH_LIMIT: z.coerce.number().int().min(1).max(1000).default(200),
-  COMPLETION_LEASE_SECONDS: seconds(120),
-  MAX_COMPLETE_ATTEMPTS: z.coerce.number().int().min(1).default(5),
-  RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(43_200).default(10),
-  WEBHOOK_URL: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default(""),
-  WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().int().min(0).max(3600).default(5),
-});
-export type ConsumerConfig = {
-  sweepBatchLimit: number;
-  completionLeaseMs: number;
-  maxCompleteAttempts: number;
-  retryDelaySeconds: number;
-  webhookUrl: string | null;
-  webhookRetryBaseSeconds: number;
-};
-
-/** Reads the producer's vars; a bad value is a deployment mistake, so it throws loudly. */
-export function producerConfig(vars: Record<string, unknown>): ProducerConfig {
-  const parsed = ProducerConfig.parse(pickDefined(vars, Object.keys(ProducerConfig.shape)));
-  return {
-    allowAnonymous: parsed.ALLOW_ANONYMOUS,
-    publicReads: parsed.PUBLIC_READS,
-    corsOrigins: parsed.CORS_ORIGINS.split(",")
-      .map((origin) => origin.trim())
-      .filter((origin) => origin !== ""),
-    tokenTtlSeconds: parsed.TOKEN_TTL_SECONDS,
-    defaultPartSize: parsed.DEFAULT_PART_SIZE,
-    minPartSize: parsed.MIN_PART_SIZE,
-    maxPartSize: parsed.MAX_PART_SIZE,
-    defaultStaleAfterSeconds: parsed.DEFAULT_STALE_AFTER_SECONDS,
-    maxStaleAfterSeconds: parsed.MAX_STALE_AFTER_SECONDS,
-  };
+/** The raw var, trimmed, or the fallback when it is unset or empty. */
+function text(name: string, fallback: string) {
+  return z.pipe(
+    z.optional(z.string({ error: `${name} must be a string` })),
+    z.transform((raw) => (raw === undefined || raw.trim() === "" ? fallback : raw.trim())),
+  );
 }
 
-export function consumerConfig(vars: Record<string, unknown>): ConsumerConfig {
-  const parsed = ConsumerConfig.parse(pickDefined(vars, Object.keys(ConsumerConfig.shape)));
-  return {
-    sweepBatchLimit: parsed.SWEEP_BATCH_LIMIT,
-    completionLeaseMs: parsed.COMPLETION_LEASE_SECONDS * 1000,
-    maxCompleteAttempts: parsed.MAX_COMPLETE_ATTEMPTS,
-    retryDelaySeconds: parsed.RETRY_DELAY_SECONDS,
-    webhookUrl: parsed.WEBHOOK_URL === "" ? null : parsed.WEBHOOK_URL,
-    webhookRetryBaseSeconds: parsed.WEBHOOK_RETRY_BASE_SECONDS,
-  };
+function wholeNumber(name: string, fallback: number, min: number, max: number) {
+  return z.pipe(
+    text(name, String(fallback)).check(z.regex(/^\d+$/, `${name} must be a whole number`)),
+    z.pipe(
+      z.transform(Number),
+      z.int().check(z.gte(min, `${name} must be at least ${min}`), z.lte(max, `${name} must be at most ${max}`)),
+    ),
+  );
 }
 
-function pickDefined(vars: Record<string, unknown>, names: string[]): Record<string, unknown> {
-  const picked: Record<string, unknown> = {};
-  for (const name of names) {
-    const value = vars[name];
-    if (value !== undefined && value !== "") picked[name] = value;
-  }
-  return picked;
+function flag(name: string) {
+  return z.pipe(
+    z.pipe(text(name, "false"), z.enum(["true", "false", "1", "0"], `${name} must be "true" or "false"`)),
+    z.transform((value) => value === "true" || value === "1"),
+  );
+}
+
+/** "a, b" -> ["a", "b"]; empty: none. */
+function list(name: string) {
+  return z.pipe(
+    z.optional(z.string({ error: `${name} must be a comma-separated string` })),
+    z.transform((raw) => (raw ?? "").split(",").map((item) => item.trim()).filter((item) => item !== "")),
+  );
+}
+
+/** An http(s) URL, or null when unset. */
+function optionalUrl(name: string) {
+  return z.pipe(
+    text(name, ""),
+    z.union([
+      z.pipe(z.literal(""), z.transform(() => null)),
+      z.url({ protocol: /^https?$/, error: `${name} must be an http or https URL` }),
+    ]),
+  );
+}
+
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
+type CamelKeys<T> = { [K in keyof T & string as CamelCase<K>]: T[K] };
+
+/** Renames the vars to the config's camelCase keys; the type above says the same as the code. */
+function camelKeys<T extends Record<string, unknown>>(vars: T): CamelKeys<T> {
+  const renamed = Object.entries(vars).map(([name, value]) => [
+    name.toLowerCase().replace(/_([a-z0-9])/g, (_, next: string) => next.toUpperCase()),
+    value,
+  ]);
+  return Object.fromEntries(renamed) as CamelKeys<T>;
+}
+
+export const ProducerConfig = z.pipe(
+  z.object({
+    ALLOW_ANONYMOUS: flag("ALLOW_ANONYMOUS"),
+    PUBLIC_READS: flag("PUBLIC_READS"),
+    CORS_ORIGINS: list("CORS_ORIGINS"),
+    TOKEN_TTL_SECONDS: wholeNumber("TOKEN_TTL_SECONDS", 7 * DAY_SECONDS, 1, 365 * DAY_SECONDS),
+    DEFAULT_PART_SIZE: wholeNumber("DEFAULT_PART_SIZE", 8 * MiB, 1, 5 * 1024 * MiB),
+    // R2's own bounds for a part: 5 MiB (except the last) to 5 GiB.
+    MIN_PART_SIZE: wholeNumber("MIN_PART_SIZE", 5 * MiB, 1, 5 * 1024 * MiB),
+    MAX_PART_SIZE: wholeNumber("MAX_PART_SIZE", 100_000_000, 1, 5 * 1024 * MiB),
+    DEFAULT_STALE_AFTER_SECONDS: wholeNumber("DEFAULT_STALE_AFTER_SECONDS", DAY_SECONDS, 1, 365 * DAY_SECONDS),
+    MAX_STALE_AFTER_SECONDS: wholeNumber("MAX_STALE_AFTER_SECONDS", 7 * DAY_SECONDS, 1, 365 * DAY_SECONDS),
+  }),
+  z.transform(camelKeys),
+);
+export type ProducerConfig = z.output<typeof ProducerConfig>;
+
+export const ConsumerConfig = z.pipe(
+  z.object({
+    SWEEP_BATCH_LIMIT: wholeNumber("SWEEP_BATCH_LIMIT", 200, 1, 1000),
+    // Queues allow a retry delay of at most 12 hours.
+    RETRY_DELAY_SECONDS: wholeNumber("RETRY_DELAY_SECONDS", 10, 0, 43_200),
+    WEBHOOK_URL: optionalUrl("WEBHOOK_URL"),
+    WEBHOOK_RETRY_BASE_SECONDS: wholeNumber("WEBHOOK_RETRY_BASE_SECONDS", 5, 0, 3600),
+  }),
+  z.transform(camelKeys),
+);
+export type ConsumerConfig = z.output<typeof ConsumerConfig>;
+
+/** Reads the producer's vars from its env; a bad value is a deployment mistake, so it throws loudly. */
+export function producerConfig(env: object): ProducerConfig {
+  return parseVars(ProducerConfig, env, "producer");
+}
+
+/** Reads the consumer's vars from its env; a bad value throws, like the producer's. */
+export function consumerConfig(env: object): ConsumerConfig {
+  return parseVars(ConsumerConfig, env, "consumer");
+}
+
+function parseVars<Schema extends z.ZodMiniType>(schema: Schema, env: object, worker: string): z.output<Schema> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid ${worker} vars:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
 }

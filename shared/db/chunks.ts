@@ -1,5 +1,6 @@
 import { missingRanges } from "../ranges";
 import { STAGING_PREFIX } from "../schemas";
+import { activityClock } from "./fragments";
 import type { UploadRow } from "./uploads";
 
 export type ChunkRow = {
@@ -73,8 +74,7 @@ export async function recordStagedChunk(
       .bind(chunk.uploadId, chunk.seq, chunk.size, chunk.md5, now, chunk.sha256),
     db
       .prepare(
-        `UPDATE uploads SET last_activity_at = max(last_activity_at, ?2),
-           expires_at = max(last_activity_at, ?2) + stale_after_seconds * 1000
+        `UPDATE uploads SET ${activityClock("?2")}
          WHERE upload_id = ?1 AND state = 'open'`,
       )
       .bind(chunk.uploadId, now),

@@ -1,4 +1,5 @@
 import type { PartEvent } from "../schemas";
+import { acceptsParts, activityClock, PART_UPSERT } from "./fragments";
 
 export type PartRow = {
   upload_id: string;
@@ -8,20 +9,65 @@ export type PartRow = {
   uploaded_at: number;
 };
 
+/** A part R2 has just accepted, as the producer records it. */
+export type IngestedPartRecord = {
+  uploadId: string;
+  key: string;
+  partNumber: number;
+  etag: string;
+  size: number;
+  uploadedAt: number;
+  sha256: string | null;
+};
+
+/**
+ * Records a part R2 has just accepted, in one transaction: takes the upload's next part
+ * sequence, records the part under it and counts it as activity. D1 serialises these batches,
+ * so a part re-uploaded after an earlier copy always gets the higher sequence, and the record
+ * follows the same conflict rule as the consumer's tally: the event that the producer sends
+ * afterwards with this sequence changes nothing, and an older event never overwrites it. A part
+ * that lands while a completion is under way is recorded too: R2 now holds it, so the
+ * completion must not go ahead with the older copy. Returns the sequence, or null when the
+ * upload is no longer open (it ended while the part was in flight): then nothing is written.
+ */
+export async function recordIngestedPart(db: D1Database, part: IngestedPartRecord): Promise<number | null> {
+  const [bumped] = await db.batch([
+    db
+      .prepare(
+        `UPDATE uploads SET part_seq = part_seq + 1, ${activityClock("?3")}
+         WHERE upload_id = ?1 AND object_key = ?2 AND ${acceptsParts("uploads")}
+         RETURNING part_seq`,
+      )
+      .bind(part.uploadId, part.key, part.uploadedAt),
+    // Reads the sequence just taken: same transaction, and the same conditions as the bump.
+    db
+      .prepare(
+        `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at, sha256)
+         SELECT u.upload_id, ?3, ?4, ?5, u.part_seq, ?6, ?6, ?7 FROM uploads u
+         WHERE u.upload_id = ?1 AND u.object_key = ?2 AND ${acceptsParts("u")}
+         ${PART_UPSERT}`,
+      )
+      .bind(part.uploadId, part.key, part.partNumber, part.etag, part.size, part.uploadedAt, part.sha256),
+  ]);
+  const row = bumped?.results[0] as { part_seq: number } | undefined;
+  return row?.part_seq ?? null;
+}
+
 export type PartsSummary = {
   count: number;
   bytes: number;
   numbers: number[];
   sizes: { partNumber: number; size: number }[];
+  /** The etag D1 recorded for each part number: the copy R2 holds. */
+  etags: Map<number, string>;
   digests: Record<string, string>;
 };
 
-
 export async function summarizeParts(db: D1Database, uploadId: string): Promise<PartsSummary> {
   const { results } = await db
-    .prepare("SELECT part_number, size, sha256 FROM parts WHERE upload_id = ?1 ORDER BY part_number")
+    .prepare("SELECT part_number, size, etag, sha256 FROM parts WHERE upload_id = ?1 ORDER BY part_number")
     .bind(uploadId)
-    .all<Pick<PartRow, "part_number" | "size"> & { sha256: string | null }>();
+    .all<Pick<PartRow, "part_number" | "size" | "etag"> & { sha256: string | null }>();
   const digests: Record<string, string> = {};
   for (const row of results) if (row.sha256 !== null) digests[String(row.part_number)] = row.sha256;
   return {
@@ -29,14 +75,15 @@ export async function summarizeParts(db: D1Database, uploadId: string): Promise<
     bytes: results.reduce((sum, row) => sum + row.size, 0),
     numbers: results.map((row) => row.part_number),
     sizes: results.map((row) => ({ partNumber: row.part_number, size: row.size })),
+    etags: new Map(results.map((row) => [row.part_number, row.etag])),
     digests,
   };
 }
 
 /**
- * Records part events idempotently, in one statement however many there are: a duplicate
- * changes nothing, and an older event never overwrites a newer one for the same part (the
- * later R2 upload of a part number is the one R2 keeps, and its sequence is higher).
+ * Records part events idempotently, in one statement however many there are, with the same
+ * conflict rule as `recordIngestedPart`: the event of a part the producer already recorded
+ * changes nothing, and an older event never overwrites a newer part.
  */
 export function recordPartsStatement(db: D1Database, events: PartEvent[], now: number): D1PreparedStatement {
   return db
@@ -51,12 +98,9 @@ export function recordPartsStatement(db: D1Database, events: PartEvent[], now: n
          SELECT 1 FROM uploads u
          WHERE u.upload_id = json_extract(e.value, '$.uploadId')
            AND u.object_key = json_extract(e.value, '$.key')
-           AND u.state IN ('open', 'completing')
+           AND ${acceptsParts("u")}
        )
-       ON CONFLICT (upload_id, part_number) DO UPDATE SET
-         etag = excluded.etag, size = excluded.size, seq = excluded.seq, uploaded_at = excluded.uploaded_at,
-         recorded_at = excluded.recorded_at, sha256 = excluded.sha256
-       WHERE excluded.seq > parts.seq`,
+       ${PART_UPSERT}`,
     )
     .bind(JSON.stringify(events), now);
 }
@@ -65,10 +109,7 @@ export function recordPartsStatement(db: D1Database, events: PartEvent[], now: n
 export function recordActivityStatement(db: D1Database, events: PartEvent[], now: number): D1PreparedStatement {
   return db
     .prepare(
-      `UPDATE uploads SET
-         last_activity_at = max(uploads.last_activity_at, latest.at),
-         expires_at = max(uploads.last_activity_at, latest.at) + uploads.stale_after_seconds * 1000,
-         updated_at = ?2
+      `UPDATE uploads SET ${activityClock("latest.at")}, updated_at = ?2
        FROM (
          SELECT json_extract(value, '$.uploadId') AS upload_id, max(json_extract(value, '$.uploadedAt')) AS at
          FROM json_each(?1) GROUP BY 1

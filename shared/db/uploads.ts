@@ -1,7 +1,11 @@
 import type { UploadState } from "../schemas";
+import { acceptsParts, activityClock, claimable, readyToComplete } from "./fragments";
 
 export type UploadRow = {
+  /** Our own id (22 characters): every route, event, token and the CLI use it. */
   upload_id: string;
+  /** R2's multipart upload id: only ever passed to `resumeMultipartUpload`. */
+  r2_upload_id: string;
   object_key: string;
   api: "native" | "compat";
   state: UploadState;
@@ -37,6 +41,7 @@ export type UploadRow = {
 
 export type NewUpload = {
   uploadId: string;
+  r2UploadId: string;
   key: string;
   api: UploadRow["api"];
   partSize: number | null;
@@ -53,8 +58,9 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<v
   await db
     .prepare(
       `INSERT INTO uploads (upload_id, object_key, api, state, part_size, expected_parts, content_type,
-         custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at, mode, sha256)
-       VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10, ?11)`,
+         custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at, mode, sha256,
+         r2_upload_id)
+       VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10, ?11, ?12)`,
     )
     .bind(
       upload.uploadId,
@@ -68,6 +74,7 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<v
       upload.now,
       upload.mode,
       upload.sha256,
+      upload.r2UploadId,
     )
     .run();
 }
@@ -77,18 +84,17 @@ export async function getUpload(db: D1Database, uploadId: string): Promise<Uploa
 }
 
 /**
- * Called once R2 has accepted a part: returns the part's place in R2's order for this upload
- * and counts the part as activity. D1 serialises the increments, so a part re-uploaded after
- * an earlier copy always gets a higher number, however close together they were. A part that
- * lands while a completion is under way is counted too: R2 now holds it, so the completion
- * must not go ahead with the older copy. Null when the upload ended while the part was in flight.
+ * Moves the upload's part sequence without recording a part: for bytes R2 accepted that must
+ * not be counted (a part whose digest did not match). R2 now holds them in place of any older
+ * copy of that part number, so the upload is not ready again until the part is sent anew. A
+ * part that is recorded gets its sequence from `recordIngestedPart` (shared/db/parts.ts).
+ * Null when the upload ended while the part was in flight.
  */
 export async function nextPartSequence(db: D1Database, uploadId: string, now: number): Promise<number | null> {
   const row = await db
     .prepare(
-      `UPDATE uploads SET part_seq = part_seq + 1, last_activity_at = max(last_activity_at, ?2),
-         expires_at = max(last_activity_at, ?2) + stale_after_seconds * 1000
-       WHERE upload_id = ?1 AND state IN ('open', 'completing') RETURNING part_seq`,
+      `UPDATE uploads SET part_seq = part_seq + 1, ${activityClock("?2")}
+       WHERE upload_id = ?1 AND ${acceptsParts("uploads")} RETURNING part_seq`,
     )
     .bind(uploadId, now)
     .first<{ part_seq: number }>();
@@ -159,19 +165,21 @@ export async function claimStaleUploads(
 export async function listPendingR2Aborts(
   db: D1Database,
   limit: number,
-): Promise<Pick<UploadRow, "upload_id" | "object_key" | "mode" | "state">[]> {
+): Promise<Pick<UploadRow, "upload_id" | "r2_upload_id" | "object_key" | "mode" | "state">[]> {
   const { results } = await db
     .prepare(
-      `SELECT upload_id, object_key, mode, state FROM uploads WHERE r2_abort_pending = 1 ORDER BY updated_at LIMIT ?1`,
+      `SELECT upload_id, r2_upload_id, object_key, mode, state FROM uploads
+       WHERE r2_abort_pending = 1 ORDER BY updated_at LIMIT ?1`,
     )
     .bind(limit)
-    .all<Pick<UploadRow, "upload_id" | "object_key" | "mode" | "state">>();
+    .all<Pick<UploadRow, "upload_id" | "r2_upload_id" | "object_key" | "mode" | "state">>();
   return results;
 }
 
 /**
- * Uploads that should be completed but are not being: a claim whose lease ran out (its
- * invocation died), or an open upload whose parts are all recorded (its trigger was lost).
+ * Uploads that should be completed but are not being: ready ones that the claim would take,
+ * either open (their trigger was lost) or held by a claim whose lease ran out (its invocation
+ * died). The same two rules as the claim itself, so everything listed can be claimed.
  */
 export async function listStalledCompletions(
   db: D1Database,
@@ -179,14 +187,7 @@ export async function listStalledCompletions(
   limit: number,
 ): Promise<string[]> {
   const { results } = await db
-    .prepare(
-      `SELECT upload_id FROM uploads u
-       WHERE (u.state = 'completing' AND u.claimed_at <= ?1)
-          OR (u.state = 'open' AND u.expected_parts IS NOT NULL AND u.expected_parts =
-               (SELECT count(*) FROM parts p WHERE p.upload_id = u.upload_id AND p.part_number <= u.expected_parts)
-              AND u.part_seq <= (SELECT coalesce(max(p.seq), 0) FROM parts p WHERE p.upload_id = u.upload_id))
-       LIMIT ?2`,
-    )
+    .prepare(`SELECT upload_id FROM uploads u WHERE ${claimable("u", "?1")} AND ${readyToComplete("u")} LIMIT ?2`)
     .bind(leaseCutoff, limit)
     .all<{ upload_id: string }>();
   return results.map((row) => row.upload_id);
