@@ -46,8 +46,13 @@ export async function handleNotification(
       message.retry({ delaySeconds: backoff(webhook.retryBaseSeconds, message.attempts) });
     }
   } catch (error) {
-    console.warn(JSON.stringify({ event: "notification_failed", id: event.notification.id, error: errorMessage(error) }));
-    message.retry({ delaySeconds: event.type === "webhook.deliver" ? backoff(webhook.retryBaseSeconds, message.attempts) : retryDelaySeconds });
+    console.warn(
+      JSON.stringify({ event: "notification_failed", id: event.notification.id, error: errorMessage(error) }),
+    );
+    message.retry({
+      delaySeconds:
+        event.type === "webhook.deliver" ? backoff(webhook.retryBaseSeconds, message.attempts) : retryDelaySeconds,
+    });
   }
 }
 
@@ -58,11 +63,16 @@ async function deliverWebhook(
   fetcher: typeof fetch,
 ): Promise<boolean> {
   const body = JSON.stringify(event.notification);
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    "ingest-event-id": event.notification.id,
-  };
-  if (secret !== null) headers["ingest-signature"] = await signWebhook(secret, body, Math.floor(Date.now() / 1000));
+  // Standard Webhooks headers. The id is the notification's, so every retry (and every duplicate
+  // the queue delivers) carries the same one; the timestamp is this attempt's, signed afresh.
+  const id = event.notification.id;
+  const timestamp = Math.floor(Date.now() / 1000);
+  // A malformed whsec_ secret throws here: logged as notification_failed and retried with backoff.
+  const standard =
+    secret === null
+      ? { "webhook-id": id, "webhook-timestamp": String(timestamp) }
+      : await signWebhook(secret, { id, timestamp, body });
+  const headers = { "content-type": "application/json", ...standard };
   const response = await fetcher(url, { method: "POST", headers, body });
   await response.body?.cancel();
   if (!response.ok) {

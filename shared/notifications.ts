@@ -1,22 +1,44 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { UploadRow } from "./db/uploads";
 import { errorMessage } from "./r2-errors";
+
+/** R2's ceiling for one multipart object: 10,000 parts of at most 5 GiB. */
+const MAX_OBJECT_BYTES = 10_000 * 5 * 1024 ** 3;
 
 /**
  * What downstream systems are told when an upload ends. `id` is stable for one upload and
  * outcome, so a receiver can drop the duplicates that at-least-once delivery brings.
  */
 export const UploadNotification = z
-  .object({
-    id: z.string(),
-    type: z.enum(["upload.completed", "upload.aborted", "upload.failed"]),
-    uploadId: z.string(),
-    key: z.string(),
-    object: z.object({ etag: z.string(), size: z.number().int() }).nullable(),
-    reason: z.string().nullable(),
-    occurredAt: z.iso.datetime(),
-  })
-  .meta({ id: "UploadNotification" });
+  .object(
+    {
+      id: z.string("id must be a string"),
+      type: z.enum(
+        ["upload.completed", "upload.aborted", "upload.failed"],
+        "type must be upload.completed, upload.aborted or upload.failed",
+      ),
+      uploadId: z.string("uploadId must be a string"),
+      key: z.string("key must be a string"),
+      object: z.nullable(
+        z.object(
+          {
+            etag: z.string("object.etag must be a string"),
+            size: z
+              .int("object.size must be an integer")
+              .check(
+                z.minimum(0, "object.size must not be negative"),
+                z.maximum(MAX_OBJECT_BYTES, `object.size must be at most ${MAX_OBJECT_BYTES} bytes`),
+              ),
+          },
+          "object must be { etag, size } or null",
+        ),
+      ),
+      reason: z.nullable(z.string("reason must be a string or null")),
+      occurredAt: z.iso.datetime("occurredAt must be an ISO 8601 date-time"),
+    },
+    "a notification must be an object",
+  )
+  .register(z.globalRegistry, { id: "UploadNotification" });
 export type UploadNotification = z.infer<typeof UploadNotification>;
 
 type Ended = Pick<UploadRow, "upload_id" | "object_key"> & {

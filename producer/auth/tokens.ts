@@ -1,11 +1,21 @@
-import { fromBase64, hmacKey, toBase64Url } from "../../shared/encoding";
+import { sign, verify } from "hono/jwt";
+import * as z from "zod/mini";
+import { fromBase64 } from "../../shared/encoding";
 
 /**
- * Upload tokens: a capability for one upload, verifiable without a D1 read. The format is
- * `v1.<payload>.<signature>`, both base64url, the payload JSON `{ u: uploadId, k: key, e: exp }`
- * (exp in epoch seconds) and the signature HMAC-SHA256 over `v1.<payload>` with TOKEN_SECRET.
+ * Upload tokens: a capability for one upload, verifiable without a D1 read. They are plain
+ * HS256 JWTs (RFC 7519) signed with TOKEN_SECRET, so any JWT library holding the secret can
+ * mint or inspect them: `{ sub: uploadId, key: objectKey, aud: "ingest-upload", iat, exp }`.
+ *
+ * Verification accepts only HS256 (never "none", never an asymmetric alg, whose "public key"
+ * an attacker could fill with our secret), checks the signature before trusting any claim,
+ * then requires every claim above. `nbf`, when another minter sets it, is honoured too.
  */
-export const TOKEN_PREFIX = "v1.";
+export const UPLOAD_TOKEN_AUDIENCE = "ingest-upload";
+export const MIN_TOKEN_SECRET_LENGTH = 32;
+const ALGORITHM = "HS256";
+/** 9999-12-31T23:59:59Z: far beyond any TTL, well inside safe integers. */
+const MAX_EPOCH_SECONDS = 253_402_300_799;
 
 export type UploadClaims = { uploadId: string; key: string; expiresAt: number };
 
@@ -13,49 +23,92 @@ export type TokenCheck =
   | { ok: true; claims: UploadClaims }
   | { ok: false; reason: "malformed" | "bad_signature" | "expired" };
 
-const encoder = new TextEncoder();
+const epochSeconds = (name: string) =>
+  z
+    .int(`${name} must be an integer number of seconds since the epoch`)
+    .check(
+      z.minimum(0, `${name} must not be negative`),
+      z.maximum(MAX_EPOCH_SECONDS, `${name} must be before the year 10000`),
+    );
+
+const audienceIncludesUs = (aud: string | string[]) =>
+  Array.isArray(aud) ? aud.includes(UPLOAD_TOKEN_AUDIENCE) : aud === UPLOAD_TOKEN_AUDIENCE;
+
+const UploadTokenClaims = z.object({
+  sub: z.string("sub must be the upload id").check(z.minLength(1, "sub must not be empty")),
+  key: z.string("key must be the object key").check(z.minLength(1, "key must not be empty")),
+  aud: z
+    .union([z.string(), z.array(z.string())], `aud must be "${UPLOAD_TOKEN_AUDIENCE}"`)
+    .check(z.refine(audienceIncludesUs, `aud must be "${UPLOAD_TOKEN_AUDIENCE}"`)),
+  exp: epochSeconds("exp"),
+  iat: z.optional(epochSeconds("iat")),
+  nbf: z.optional(epochSeconds("nbf")),
+});
+
 const keys = new Map<string, Promise<CryptoKey>>();
 
 function keyFor(secret: string): Promise<CryptoKey> {
+  if (secret.length < MIN_TOKEN_SECRET_LENGTH) {
+    // access.ts never passes a shorter one; reaching this is a wiring mistake, not a bad request.
+    throw new RangeError(`TOKEN_SECRET must be at least ${MIN_TOKEN_SECRET_LENGTH} characters`);
+  }
   let key = keys.get(secret);
   if (key === undefined) {
-    key = hmacKey(secret, ["sign", "verify"]);
+    const algorithm = { name: "HMAC", hash: "SHA-256" };
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), algorithm, false, ["sign", "verify"]);
     keys.set(secret, key);
   }
   return key;
 }
 
-export async function issueUploadToken(secret: string, claims: UploadClaims): Promise<string> {
-  const payload = toBase64Url(encoder.encode(JSON.stringify({ u: claims.uploadId, k: claims.key, e: claims.expiresAt })));
-  const signed = `${TOKEN_PREFIX}${payload}`;
-  const signature = await crypto.subtle.sign("HMAC", await keyFor(secret), encoder.encode(signed));
-  return `${signed}.${toBase64Url(signature)}`;
-}
-
-export async function verifyUploadToken(secret: string, token: string, nowSeconds: number): Promise<TokenCheck> {
-  const parts = token.split(".");
-  if (parts.length !== 3 || `${parts[0]}.` !== TOKEN_PREFIX) return { ok: false, reason: "malformed" };
-  const [, payload = "", signatureText = ""] = parts;
-  const signature = fromBase64(signatureText);
-  if (signature === null) return { ok: false, reason: "malformed" };
-  // crypto.subtle.verify compares in constant time.
-  const valid = await crypto.subtle.verify("HMAC", await keyFor(secret), signature, encoder.encode(`${TOKEN_PREFIX}${payload}`));
-  if (!valid) return { ok: false, reason: "bad_signature" };
-  const decoded = fromBase64(payload);
-  if (decoded === null) return { ok: false, reason: "malformed" };
-  let claims: unknown;
+/**
+ * Whether a bearer credential is shaped like one of our tokens: three base64url segments whose
+ * header names HS256. Everything else (API keys included) goes to the API key check.
+ */
+export function isUploadToken(credential: string): boolean {
+  const segments = credential.split(".");
+  if (segments.length !== 3 || !segments.every((segment) => /^[A-Za-z0-9_-]+$/.test(segment))) return false;
+  const headerBytes = fromBase64(segments[0] ?? "");
+  if (headerBytes === null) return false;
   try {
-    claims = JSON.parse(new TextDecoder().decode(decoded));
+    const header: unknown = JSON.parse(new TextDecoder().decode(headerBytes));
+    return typeof header === "object" && header !== null && "alg" in header && header.alg === ALGORITHM;
   } catch {
-    return { ok: false, reason: "malformed" };
+    return false;
   }
-  if (!isClaims(claims)) return { ok: false, reason: "malformed" };
-  if (claims.e <= nowSeconds) return { ok: false, reason: "expired" };
-  return { ok: true, claims: { uploadId: claims.u, key: claims.k, expiresAt: claims.e } };
 }
 
-function isClaims(value: unknown): value is { u: string; k: string; e: number } {
-  if (typeof value !== "object" || value === null) return false;
-  const record = value as Record<string, unknown>;
-  return typeof record.u === "string" && typeof record.k === "string" && typeof record.e === "number";
+export async function issueUploadToken(secret: string, claims: UploadClaims): Promise<string> {
+  const payload = {
+    sub: claims.uploadId,
+    key: claims.key,
+    aud: UPLOAD_TOKEN_AUDIENCE,
+    iat: Math.floor(Date.now() / 1000),
+    exp: claims.expiresAt,
+  };
+  return sign(payload, await keyFor(secret), ALGORITHM);
+}
+
+/**
+ * `nowSeconds` decides expiry (not the library's own clock), so callers and tests choose the
+ * instant. A wrong audience or a token not yet valid (`nbf`) counts as malformed: it is not an
+ * upload token for this service, and the caller answers both alike.
+ */
+export async function verifyUploadToken(secret: string, token: string, nowSeconds: number): Promise<TokenCheck> {
+  const key = await keyFor(secret);
+  if (!isUploadToken(token)) return { ok: false, reason: "malformed" };
+  let payload: unknown;
+  try {
+    // Time claims are checked below against nowSeconds; hono checks header, alg and signature.
+    payload = await verify(token, key, { alg: ALGORITHM, exp: false, nbf: false, iat: false });
+  } catch (error) {
+    const forged = error instanceof Error && error.name === "JwtTokenSignatureMismatched";
+    return { ok: false, reason: forged ? "bad_signature" : "malformed" };
+  }
+  const parsed = UploadTokenClaims.safeParse(payload);
+  if (!parsed.success) return { ok: false, reason: "malformed" };
+  const { sub, key: objectKey, exp, nbf } = parsed.data;
+  if (nbf !== undefined && nbf > nowSeconds) return { ok: false, reason: "malformed" };
+  if (exp <= nowSeconds) return { ok: false, reason: "expired" };
+  return { ok: true, claims: { uploadId: sub, key: objectKey, expiresAt: exp } };
 }
