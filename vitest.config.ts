@@ -35,6 +35,14 @@ export default defineConfig(async () => {
           },
         },
         {
+          // The API contract on the Node side: the OpenAPI document generated from the routes.
+          test: {
+            name: "contract",
+            include: ["test/contract/**/*.test.ts"],
+            environment: "node",
+          },
+        },
+        {
           // Both real Workers, from their wrangler configs, wired through a real local queue.
           test: {
             name: "e2e",

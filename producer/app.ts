@@ -1,36 +1,32 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ApiError } from "../shared/errors";
+import { ApiError, errors } from "../shared/errors";
 import { errorMessage } from "../shared/r2-errors";
 import type { AppEnv } from "./context";
 import { corsForConfiguredOrigins } from "./cors";
-import { chunks } from "./routes/chunks";
-import { compatRouter } from "./routes/compat";
-import { objects } from "./routes/objects";
-import { openApiDocument } from "./routes/openapi";
-import { uploads } from "./routes/uploads";
+import { mount } from "./http/route";
+import { compatApp } from "./routes/compat/app";
+import { nativeRoutes } from "./routes/index";
 
-export const app = new Hono<AppEnv>();
-
-app.use("*", corsForConfiguredOrigins);
-app.use("*", compatRouter);
-app.route("/uploads", uploads);
-app.route("/uploads", chunks);
-app.route("/objects", objects);
-app.get("/openapi.json", (c) => c.json(openApiDocument()));
-
-app.notFound((c) => {
-  const error = new ApiError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`);
-  return c.json(error.toBody(), 404);
-});
-
-app.onError((err, c) => {
+/** Every error becomes the one JSON error body; anything unexpected is logged and answered 500. */
+function errorResponse(err: unknown, c: Context<AppEnv>): Response {
   if (err instanceof ApiError) return c.json(err.toBody(), err.status, err.headers);
-  if (err instanceof HTTPException) {
-    const status = err.status;
-    const body = new ApiError(400, "bad_request", err.message).toBody();
-    return c.json(body, status >= 400 && status < 500 ? (status as 400) : 400);
+  if (err instanceof HTTPException && err.status >= 400 && err.status < 500) {
+    return c.json(new ApiError(400, "bad_request", err.message).toBody(), 400);
   }
   console.error(JSON.stringify({ event: "unhandled_error", path: c.req.path, error: errorMessage(err) }));
   return c.json(new ApiError(500, "internal_error", "an unexpected error occurred").toBody(), 500);
+}
+
+const compat = compatApp(errorResponse);
+
+export const app = new Hono<AppEnv>();
+app.use("*", corsForConfiguredOrigins);
+// Requests with `?action=` belong to the seed-compatible API, whatever their path.
+app.use("*", async (c, next) => {
+  if (c.req.query("action") === undefined) return next();
+  return compat.fetch(c.req.raw, c.env);
 });
+mount(app, nativeRoutes);
+app.notFound((c) => errorResponse(errors.routeNotFound(c.req.method, new URL(c.req.url).pathname), c));
+app.onError(errorResponse);

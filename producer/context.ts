@@ -1,7 +1,9 @@
+import type { Env } from "./env";
 import type { Context } from "hono";
 import { producerConfig, type ProducerConfig } from "../shared/config";
+import type { Caller } from "./auth/middleware";
 
-export type AppEnv = { Bindings: Env };
+export type AppEnv = { Bindings: Env; Variables: { caller: Caller } };
 export type AppContext = Context<AppEnv>;
 
 const configs = new WeakMap<object, ProducerConfig>();
@@ -10,7 +12,7 @@ const configs = new WeakMap<object, ProducerConfig>();
 export function config(env: Env): ProducerConfig {
   let parsed = configs.get(env);
   if (parsed === undefined) {
-    parsed = producerConfig(env as unknown as Record<string, unknown>);
+    parsed = producerConfig(env);
     configs.set(env, parsed);
   }
   return parsed;

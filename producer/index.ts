@@ -1,4 +1,5 @@
 import { app } from "./app";
+import type { Env } from "./env";
 
 export default {
   fetch: app.fetch,

@@ -20,3 +20,38 @@ export class ApiError extends Error {
     return { error };
   }
 }
+
+const retryLater = { "Retry-After": "1" };
+
+/** One factory per error that more than one place answers with, so the wording never drifts. */
+export const errors = {
+  invalidRequest: (message: string, details?: unknown) => new ApiError(400, "invalid_request", message, details),
+  uploadNotFound: (uploadId: string) => new ApiError(404, "upload_not_found", `no upload with id ${uploadId}`),
+  uploadNotOpen: (state: string, what: string) =>
+    new ApiError(409, "upload_not_open", `the upload is ${state} and ${what}`, { state }),
+  endedInFlight: () =>
+    new ApiError(409, "upload_not_open", "the upload was completed or aborted while the request was in flight"),
+  notParts: () => new ApiError(409, "not_parts", "this upload is a stream: send chunks to /chunks/{seq}"),
+  notAStream: () =>
+    new ApiError(409, "not_a_stream", 'this upload takes parts, not chunks: create it with "mode": "stream"'),
+  finalConflict: (message: string) => new ApiError(409, "final_conflict", message),
+  lengthRequired: () => new ApiError(411, "length_required", "a Content-Length header is required for this body"),
+  bodyTooLarge: (limit: number) => new ApiError(413, "body_too_large", `JSON bodies are limited to ${limit} bytes`),
+  unauthorized: (code: string, message: string) =>
+    new ApiError(401, code, message, undefined, { "WWW-Authenticate": 'Bearer realm="ingest"' }),
+  forbidden: (message: string) => new ApiError(403, "forbidden", message),
+  storageUnavailable: (what: string) =>
+    new ApiError(503, "storage_unavailable", `storage did not accept the ${what}; send it again`, undefined, retryLater),
+  databaseUnavailable: () =>
+    new ApiError(503, "database_unavailable", "the upload could not be registered; try again", undefined, retryLater),
+  enqueueFailed: (what: string) =>
+    new ApiError(
+      503,
+      "enqueue_failed",
+      `the ${what} reached storage but could not be queued; send it again`,
+      undefined,
+      retryLater,
+    ),
+  routeNotFound: (method: string, path: string) => new ApiError(404, "not_found", `no route for ${method} ${path}`),
+  objectNotFound: (key: string) => new ApiError(404, "object_not_found", `no object with key ${key}`),
+} as const;

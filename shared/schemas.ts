@@ -1,175 +1,233 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 import { UploadNotification } from "./notifications";
+
+/**
+ * The contract: every request, response and queue message shape, written once. The producer
+ * validates with these, the OpenAPI document is generated from them, the consumer validates its
+ * messages with them and the client takes its types from them. zod/mini keeps each Worker's
+ * bundle small; `components` names the shapes the document publishes.
+ */
+export const components = z.registry<{ id: string }>();
 
 /** R2's own bounds on multipart uploads. */
 export const MAX_PARTS = 10_000;
-const MAX_KEY_BYTES = 1024;
+export const MAX_KEY_BYTES = 1024;
+export const MAX_CHUNK_SEQUENCE = 1_000_000;
+/** The largest count of bytes any size field can hold: R2 objects stop at 5 TiB. */
+const MAX_BYTES = 5 * 1024 ** 4;
+const MAX_SECONDS = 10 * 365 * 24 * 60 * 60;
 
 /** Keys under this prefix hold staged stream chunks; the object API never serves them. */
 export const STAGING_PREFIX = ".ingest-staging/";
 
+const count = (max: number, what: string) =>
+  z.int().check(z.minimum(0, `${what} must not be negative`), z.maximum(max, `${what} must be at most ${max}`));
+const positive = (max: number, what: string) =>
+  z.int().check(z.minimum(1, `${what} must be at least 1`), z.maximum(max, `${what} must be at most ${max}`));
+const bytesCount = z.int().check(z.minimum(0), z.maximum(MAX_BYTES));
+const isoTime = z.iso.datetime();
 
-export const ObjectKey = z
-  .string()
-  .min(1, "key must not be empty")
-  .refine((key) => new TextEncoder().encode(key).byteLength <= MAX_KEY_BYTES, {
+export const ObjectKey = z.string().check(
+  z.minLength(1, "key must not be empty"),
+  z.maxLength(MAX_KEY_BYTES, `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`),
+  z.refine((key) => new TextEncoder().encode(key).byteLength <= MAX_KEY_BYTES, {
     message: `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`,
-  })
-  .refine((key) => !key.startsWith("/"), { message: "key must not start with '/'" })
-  .refine((key) => !key.startsWith(STAGING_PREFIX), { message: `keys under ${STAGING_PREFIX} are reserved` })
-  .meta({ description: "Object key in the bucket", example: "videos/2026/cat.mp4" });
+  }),
+  z.refine((key) => !key.startsWith("/"), { message: "key must not start with '/'" }),
+  z.refine((key) => !key.startsWith(STAGING_PREFIX), { message: `keys under ${STAGING_PREFIX} are reserved` }),
+  z.meta({ description: "Object key in the bucket (at most 1,024 bytes of UTF-8)", examples: ["videos/2026/cat.mp4"] }),
+);
 
-export const UploadId = z.string().min(1).max(1024).meta({ description: "R2 multipart upload id" });
+export const UploadId = z.string().check(
+  z.minLength(1, "upload id must not be empty"),
+  z.maxLength(1024, "upload id is too long"),
+  z.meta({ description: "Upload id: 22 URL-safe characters", examples: ["q3Zk0pX9-c1vT7wYbLm2Aw"] }),
+);
 
-export const PartNumber = z.coerce
-  .number()
-  .int("partNumber must be an integer")
-  .min(1, "partNumber must be between 1 and 10000")
-  .max(MAX_PARTS, "partNumber must be between 1 and 10000");
-
-export const MAX_CHUNK_SEQUENCE = 1_000_000;
-export const ChunkSequence = z.coerce
-  .number()
-  .int("chunk sequence must be an integer")
-  .min(1, `chunk sequence must be between 1 and ${MAX_CHUNK_SEQUENCE}`)
-  .max(MAX_CHUNK_SEQUENCE, `chunk sequence must be between 1 and ${MAX_CHUNK_SEQUENCE}`);
+/** Decimal digits only: `1e3`, `0x10`, `+4` and `6.0` are not part numbers. */
+const decimalInRange = (max: number, what: string) =>
+  z.pipe(
+    z.string().check(
+      z.regex(/^[0-9]{1,7}$/, `${what} must be a whole number from 1 to ${max}`),
+      z.refine((text) => Number(text) >= 1 && Number(text) <= max, `${what} must be between 1 and ${max}`),
+    ),
+    z.transform((text) => Number(text)),
+  );
+export const PartNumber = decimalInRange(MAX_PARTS, "partNumber");
+export const ChunkSequence = decimalInRange(MAX_CHUNK_SEQUENCE, "chunk sequence");
 
 export const UploadState = z.enum(["open", "completing", "completed", "aborted", "failed"]);
 export type UploadState = z.infer<typeof UploadState>;
+export const UploadMode = z.enum(["parts", "stream"]);
+export const UploadApi = z.enum(["native", "compat"]);
+
+const Metadata = z.record(z.string(), z.string());
 
 export const CreateUploadRequest = z
   .strictObject({
     key: ObjectKey,
-    parts: z.number().int().min(1).max(MAX_PARTS).optional().meta({
-      description: "Expected part count. With it the upload completes by itself once every part arrived.",
-    }),
-    partSize: z.number().int().positive().optional().meta({
-      description: "Size of every part but the last, in bytes. The last part may be smaller.",
-    }),
-    contentType: z.string().min(1).max(256).optional(),
-    metadata: z.record(z.string(), z.string()).optional().meta({
-      description: "Custom metadata stored on the finished object",
-    }),
-    staleAfterSeconds: z.number().int().positive().optional().meta({
-      description: "Abort the upload after this long without activity",
-    }),
-    sha256: z.string().optional().meta({
-      description: "SHA-256 of the whole object (hex or base64); verified after completion",
-    }),
-    mode: z.enum(["parts", "stream"]).optional().meta({
-      description:
-        "`parts` (default): the client sends R2 parts. `stream`: the client sends chunks of any size to /chunks/{seq}, which are coalesced into parts",
-    }),
+    parts: z.optional(
+      positive(MAX_PARTS, "parts").check(
+        z.meta({ description: "Expected part count. With it the upload completes by itself once every part arrived." }),
+      ),
+    ),
+    partSize: z.optional(
+      positive(MAX_BYTES, "partSize").check(
+        z.meta({ description: "Size of every part but the last, in bytes (the deployment's bounds apply)" }),
+      ),
+    ),
+    contentType: z.optional(z.string().check(z.minLength(1), z.maxLength(256, "contentType is at most 256 characters"))),
+    metadata: z.optional(Metadata.check(z.meta({ description: "Custom metadata stored on the finished object" }))),
+    staleAfterSeconds: z.optional(
+      positive(MAX_SECONDS, "staleAfterSeconds").check(
+        z.meta({ description: "Abort the upload after this long without activity (the deployment's maximum applies)" }),
+      ),
+    ),
+    sha256: z.optional(
+      z.string().check(
+        z.maxLength(64),
+        z.meta({ description: "SHA-256 of the whole object (hex or base64); verified after completion" }),
+      ),
+    ),
+    mode: z.optional(
+      UploadMode.check(
+        z.meta({
+          description:
+            "`parts` (default): the client sends R2 parts. `stream`: the client sends chunks of any size, which are coalesced into parts",
+        }),
+      ),
+    ),
   })
-  .meta({ id: "CreateUploadRequest" });
+  .register(components, { id: "CreateUploadRequest" });
 export type CreateUploadRequest = z.infer<typeof CreateUploadRequest>;
 
 export const CompleteUploadRequest = z
   .strictObject({
-    parts: z.number().int().min(1).max(MAX_PARTS).optional().meta({
-      description: "Part count, required when the upload was created without one",
-    }),
+    parts: z.optional(
+      positive(MAX_PARTS, "parts").check(
+        z.meta({ description: "Part count, required when the upload was created without one" }),
+      ),
+    ),
   })
-  .meta({ id: "CompleteUploadRequest" });
+  .register(components, { id: "CompleteUploadRequest" });
+export type CompleteUploadRequest = z.infer<typeof CompleteUploadRequest>;
 
-export const PartRange = z.string().meta({ description: "A part number or an inclusive range", example: "4-7" });
+const PartRange = z.string().check(z.meta({ description: "A part number or an inclusive range", examples: ["4-7"] }));
+
+export const StreamStatus = z
+  .object({
+    chunksReceived: count(MAX_CHUNK_SEQUENCE, "chunksReceived"),
+    finalChunk: z.nullable(count(MAX_CHUNK_SEQUENCE, "finalChunk")),
+    contiguousThrough: count(MAX_CHUNK_SEQUENCE, "contiguousThrough").check(
+      z.meta({ description: "Highest n such that chunks 1..n are all in" }),
+    ),
+    missingChunks: z.array(PartRange),
+    stagedBytes: bytesCount.check(z.meta({ description: "Bytes received but not yet in a part" })),
+    committedBytes: bytesCount.check(z.meta({ description: "Bytes written to R2 parts" })),
+  })
+  .register(components, { id: "StreamStatus" });
+
+export const ObjectInfo = z.object({ etag: z.string(), size: bytesCount }).register(components, { id: "ObjectInfo" });
 
 export const UploadStatus = z
   .object({
     uploadId: UploadId,
     key: z.string(),
-    api: z.enum(["native", "compat"]),
+    api: UploadApi,
     state: UploadState,
-    partSize: z.number().int().nullable(),
-    expectedParts: z.number().int().nullable(),
-    receivedParts: z.number().int(),
+    partSize: z.nullable(bytesCount),
+    expectedParts: z.nullable(count(MAX_PARTS, "expectedParts")),
+    receivedParts: count(MAX_PARTS, "receivedParts"),
     missingParts: z.array(PartRange),
-    bytesReceived: z.number().int(),
-    contentType: z.string().nullable(),
-    metadata: z.record(z.string(), z.string()),
-    staleAfterSeconds: z.number().int(),
-    createdAt: z.iso.datetime(),
-    updatedAt: z.iso.datetime(),
-    lastActivityAt: z.iso.datetime(),
-    expiresAt: z.iso.datetime().nullable(),
-    completedAt: z.iso.datetime().nullable(),
-    object: z.object({ etag: z.string(), size: z.number().int() }).nullable(),
-    failureReason: z.string().nullable(),
-    abortReason: z.string().nullable(),
-    mode: z.enum(["parts", "stream"]),
-    sha256: z.string().nullable().meta({ description: "Declared SHA-256 of the whole object (base64)" }),
-    partDigests: z.record(z.string(), z.string()).meta({
-      description: "Verified SHA-256 (base64) of each part sent with a Content-Digest, by part number",
-    }),
-    stream: z
-      .object({
-        chunksReceived: z.number().int(),
-        finalChunk: z.number().int().nullable(),
-        contiguousThrough: z.number().int().meta({ description: "Highest n such that chunks 1..n are all in" }),
-        missingChunks: z.array(PartRange),
-        stagedBytes: z.number().int().meta({ description: "Bytes received but not yet in a part" }),
-        committedBytes: z.number().int().meta({ description: "Bytes written to R2 parts" }),
-      })
-      .nullable(),
+    bytesReceived: bytesCount,
+    contentType: z.nullable(z.string()),
+    metadata: Metadata,
+    staleAfterSeconds: count(MAX_SECONDS, "staleAfterSeconds"),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+    lastActivityAt: isoTime,
+    expiresAt: z.nullable(isoTime),
+    completedAt: z.nullable(isoTime),
+    object: z.nullable(ObjectInfo),
+    failureReason: z.nullable(z.string()),
+    abortReason: z.nullable(z.string()),
+    mode: UploadMode,
+    sha256: z.nullable(z.string().check(z.meta({ description: "Declared SHA-256 of the whole object (base64)" }))),
+    partDigests: Metadata.check(
+      z.meta({ description: "Verified SHA-256 (base64) of each part sent with a Content-Digest, by part number" }),
+    ),
+    stream: z.nullable(StreamStatus),
   })
-  .meta({ id: "UploadStatus" });
+  .register(components, { id: "UploadStatus" });
 export type UploadStatus = z.infer<typeof UploadStatus>;
+
+export const CreatedUpload = z
+  .extend(UploadStatus, {
+    parts: z.nullable(count(MAX_PARTS, "parts")),
+    uploadToken: z.nullable(
+      z.string().check(z.meta({ description: "HS256 JWT granting access to this upload only; null when tokens are off" })),
+    ),
+    uploadTokenExpiresAt: z.nullable(isoTime),
+  })
+  .register(components, { id: "CreatedUpload" });
+export type CreatedUpload = z.infer<typeof CreatedUpload>;
 
 export const ChunkStagedResponse = z
   .object({
-    sequence: z.number().int(),
-    size: z.number().int(),
+    sequence: positive(MAX_CHUNK_SEQUENCE, "sequence"),
+    size: bytesCount,
     md5: z.string(),
     final: z.boolean(),
-    duplicate: z.boolean().meta({ description: "The same bytes had already been received" }),
+    duplicate: z.boolean().check(z.meta({ description: "The same bytes had already been received" })),
   })
-  .meta({ id: "ChunkStaged" });
+  .register(components, { id: "ChunkStaged" });
+export type ChunkStagedResponse = z.infer<typeof ChunkStagedResponse>;
 
 export const PartUploadedResponse = z
   .object({
-    partNumber: z.number().int(),
+    partNumber: positive(MAX_PARTS, "partNumber"),
     etag: z.string(),
-    size: z.number().int(),
-    sha256: z.string().nullable().meta({ description: "The verified SHA-256 (base64) when Content-Digest was sent" }),
+    size: bytesCount,
+    sha256: z.nullable(
+      z.string().check(z.meta({ description: "The verified SHA-256 (base64) when Content-Digest was sent" })),
+    ),
   })
-  .meta({ id: "PartUploaded" });
+  .register(components, { id: "PartUploaded" });
+export type PartUploadedResponse = z.infer<typeof PartUploadedResponse>;
 
 export const ErrorBody = z
   .object({
     error: z.object({
-      code: z.string(),
+      code: z.string().check(z.meta({ description: "Stable, machine-readable error code", examples: ["upload_not_found"] })),
       message: z.string(),
-      details: z.unknown().optional(),
+      details: z.optional(z.unknown()),
     }),
   })
-  .meta({ id: "Error" });
+  .register(components, { id: "Error" });
 export type ErrorBody = z.infer<typeof ErrorBody>;
 
-/** The message the producer sends once R2 has a part. Validated again by the consumer. */
-export const PartEvent = z
-  .object({
-    type: z.literal("part.uploaded"),
-    uploadId: UploadId,
-    key: z.string().min(1),
-    partNumber: z.number().int().min(1).max(MAX_PARTS),
-    etag: z.string().min(1),
-    size: z.number().int().nonnegative(),
-    sequence: z.number().int().positive().meta({
-      description: "Order in which R2 accepted this upload's parts; the highest one of a part number is R2's copy",
-    }),
-    uploadedAt: z.number().int().nonnegative().meta({ description: "Epoch ms when R2 accepted the part" }),
-    sha256: z.string().nullable().optional().meta({ description: "SHA-256 (base64) the producer verified, if declared" }),
-  })
-  .meta({ id: "PartEvent" });
+/** The message the producer sends once R2 has a part (and D1 has recorded it). */
+export const PartEvent = z.object({
+  type: z.literal("part.uploaded"),
+  uploadId: UploadId,
+  key: z.string().check(z.minLength(1)),
+  partNumber: positive(MAX_PARTS, "partNumber"),
+  etag: z.string().check(z.minLength(1)),
+  size: bytesCount,
+  /** Order in which R2 accepted this upload's parts; the highest one of a part number is R2's copy. */
+  sequence: positive(Number.MAX_SAFE_INTEGER, "sequence"),
+  /** Epoch ms when R2 accepted the part. */
+  uploadedAt: count(Number.MAX_SAFE_INTEGER, "uploadedAt"),
+  /** SHA-256 (base64) the producer verified, if declared. */
+  sha256: z.optional(z.nullable(z.string())),
+});
 export type PartEvent = z.infer<typeof PartEvent>;
 
 /** Tells the consumer that a stream has new chunks (or more to coalesce): it coalesces them. */
-export const StreamEvent = z
-  .object({
-    type: z.enum(["chunk.staged", "stream.continue"]),
-    uploadId: UploadId,
-  })
-  .meta({ id: "StreamEvent" });
+export const StreamEvent = z.object({
+  type: z.enum(["chunk.staged", "stream.continue"]),
+  uploadId: UploadId,
+});
 export type StreamEvent = z.infer<typeof StreamEvent>;
 
 /** An upload ended: fan it out (upload.ended), or deliver it to the webhook (webhook.deliver). */
@@ -183,8 +241,26 @@ export const QueueMessage = z.discriminatedUnion("type", [PartEvent, StreamEvent
 export type QueueMessage = z.infer<typeof QueueMessage>;
 
 // Shapes of the seed-compatible API (Cloudflare's multipart Worker example).
-export const CompatCreated = z.object({ key: z.string(), uploadId: z.string() }).meta({ id: "CompatCreated" });
-export const CompatUploadedPart = z.object({ partNumber: z.number().int(), etag: z.string() });
-export const CompatCompleteRequest = z.object({
-  parts: z.array(z.object({ partNumber: z.number().int().min(1).max(MAX_PARTS), etag: z.string().min(1) })),
-});
+export const CompatCreated = z
+  .object({
+    key: z.string(),
+    uploadId: UploadId,
+    uploadToken: z.nullable(z.string()),
+  })
+  .register(components, { id: "CompatCreated" });
+export const CompatUploadedPart = z
+  .object({ partNumber: positive(MAX_PARTS, "partNumber"), etag: z.string() })
+  .register(components, { id: "CompatUploadedPart" });
+export const CompatCompleteRequest = z
+  .object({
+    parts: z
+      .array(
+        z.object({
+          partNumber: positive(MAX_PARTS, "partNumber"),
+          etag: z.string().check(z.minLength(1, "etag must not be empty"), z.maxLength(1024, "etag is too long")),
+        }),
+      )
+      .check(z.maxLength(MAX_PARTS, `at most ${MAX_PARTS} parts`)),
+  })
+  .register(components, { id: "CompatCompleteRequest" });
+export type CompatCompleteRequest = z.infer<typeof CompatCompleteRequest>;

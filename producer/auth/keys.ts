@@ -1,9 +1,9 @@
-import { z } from "zod";
+import * as z from "zod/mini";
 
 const ApiKeyEntry = z.object({
-  id: z.string().min(1),
-  key: z.string().min(16, "API keys must be at least 16 characters"),
-  prefix: z.string().default(""),
+  id: z.string().check(z.minLength(1, "every API key needs an id")),
+  key: z.string().check(z.minLength(16, "API keys must be at least 16 characters")),
+  prefix: z._default(z.string(), ""),
 });
 
 /** A configured API key; only the digest of the secret is kept in memory. */
@@ -27,7 +27,7 @@ export async function parseApiKeys(raw: string | undefined): Promise<ApiKey[]> {
   } catch {
     throw new AuthMisconfigured("API_KEYS is not valid JSON");
   }
-  const parsed = z.array(ApiKeyEntry).safeParse(json);
+  const parsed = z.safeParse(z.array(ApiKeyEntry), json);
   if (!parsed.success) throw new AuthMisconfigured(`API_KEYS is malformed: ${parsed.error.issues[0]?.message ?? ""}`);
   return Promise.all(parsed.data.map(async (entry) => ({ id: entry.id, prefix: entry.prefix, digest: await digest(entry.key) })));
 }

@@ -74,7 +74,8 @@ describe("upload tokens", () => {
     const admin = new Pipeline();
     const mine = await create(admin, { key: "tok/mine.bin", parts: 1, partSize: PART });
     const theirs = await create(admin, { key: "tok/theirs.bin", parts: 1, partSize: PART });
-    expect(mine.body.uploadToken).toMatch(/^v1\./);
+    // An HS256 JWT: three base64url segments.
+    expect(mine.body.uploadToken).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
 
     const device = new Pipeline();
     device.credential = mine.body.uploadToken;
@@ -93,18 +94,18 @@ describe("upload tokens", () => {
     const admin = new Pipeline();
     const upload = await create(admin, { key: "tok/checked.bin", parts: 1, partSize: PART });
     const [prefix, payload, signature] = upload.body.uploadToken.split(".") as [string, string, string];
-    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as { u: string; k: string; e: number };
+    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as { sub: string; key: string; exp: number };
     const reencode = (value: object) => btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
-    const tampered = `${prefix}.${reencode({ ...claims, e: claims.e + 3600 })}.${signature}`;
+    const tampered = `${prefix}.${reencode({ ...claims, exp: claims.exp + 3600 })}.${signature}`;
     const forged = await issueUploadToken("someone-elses-secret-0123456789abcdef0123", {
-      uploadId: claims.u,
-      key: claims.k,
-      expiresAt: claims.e,
+      uploadId: claims.sub,
+      key: claims.key,
+      expiresAt: claims.exp,
     });
     const expired = await issueUploadToken(env.TOKEN_SECRET, {
-      uploadId: claims.u,
-      key: claims.k,
+      uploadId: claims.sub,
+      key: claims.key,
       expiresAt: Math.floor(Date.now() / 1000) - 1,
     });
     const device = new Pipeline();

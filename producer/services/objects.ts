@@ -1,35 +1,25 @@
-import { Hono } from "hono";
-import { ApiError } from "../../shared/errors";
+import { ApiError, errors } from "../../shared/errors";
 import { R2Code, r2ErrorCode } from "../../shared/r2-errors";
-import { STAGING_PREFIX } from "../../shared/schemas";
-import { authorizeRead } from "../auth/access";
-import type { AppEnv } from "../context";
 
-export const objects = new Hono<AppEnv>();
-
-objects.get("/:key{.+}", async (c) => {
-  const key = c.req.param("key");
-  // Staged chunks are not objects: answer as if they did not exist.
-  if (key.startsWith(STAGING_PREFIX)) throw new ApiError(404, "object_not_found", `no object with key ${key}`);
-  await authorizeRead(c, key);
-  const headers = validConditionalHeaders(c.req.raw.headers);
-  const isHead = c.req.method === "HEAD";
-
+/**
+ * Serves a finished object from R2: HTTP metadata, one byte range, conditional requests. R2
+ * evaluates the conditions itself; malformed conditional headers are ignored as HTTP says.
+ */
+export async function readObject(bucket: R2Bucket, key: string, request: Headers, head: boolean): Promise<Response> {
+  const headers = validConditionalHeaders(request);
   let object: R2Object | R2ObjectBody | null;
   try {
-    object = isHead
-      ? await c.env.BUCKET.head(key)
-      : await c.env.BUCKET.get(key, { onlyIf: headers, range: headers.has("range") ? headers : undefined });
+    object = head
+      ? await bucket.head(key)
+      : await bucket.get(key, { onlyIf: headers, range: headers.has("range") ? headers : undefined });
   } catch (error) {
-    if (r2ErrorCode(error) === R2Code.invalidRange) {
-      throw new ApiError(416, "range_not_satisfiable", "the requested range is outside the object");
-    }
+    if (r2ErrorCode(error) === R2Code.invalidRange) throw rangeNotSatisfiable(null);
     throw error;
   }
-  if (object === null) throw new ApiError(404, "object_not_found", `no object with key ${key}`);
+  if (object === null) throw errors.objectNotFound(key);
 
   const responseHeaders = objectHeaders(object);
-  if (isHead) {
+  if (head) {
     responseHeaders.set("content-length", String(object.size));
     return new Response(null, { headers: responseHeaders });
   }
@@ -40,6 +30,11 @@ objects.get("/:key{.+}", async (c) => {
     }
     throw new ApiError(412, "precondition_failed", "the object does not match the request's preconditions");
   }
+  const firstAsked = firstByteAsked(headers.get("range"));
+  if (firstAsked !== null && firstAsked >= object.size && object.size > 0) {
+    await object.body.cancel();
+    throw rangeNotSatisfiable(object.size);
+  }
   const range = byteRange(object);
   if (range === null) {
     responseHeaders.set("content-length", String(object.size));
@@ -48,7 +43,21 @@ objects.get("/:key{.+}", async (c) => {
   responseHeaders.set("content-range", `bytes ${range.first}-${range.last}/${object.size}`);
   responseHeaders.set("content-length", String(range.last - range.first + 1));
   return new Response(object.body, { status: 206, headers: responseHeaders });
-});
+}
+
+function hasBody(object: R2Object | R2ObjectBody): object is R2ObjectBody {
+  return "body" in object;
+}
+
+function rangeNotSatisfiable(size: number | null): ApiError {
+  return new ApiError(
+    416,
+    "range_not_satisfiable",
+    "the requested range is outside the object",
+    undefined,
+    size === null ? {} : { "Content-Range": `bytes */${size}` },
+  );
+}
 
 const ENTITY_TAGS = /^\s*(\*|(W\/)?"[^"]*"(\s*,\s*(W\/)?"[^"]*")*)\s*$/;
 const SINGLE_BYTE_RANGE = /^bytes=(\d+-\d*|-\d+)$/;
@@ -71,8 +80,10 @@ function validConditionalHeaders(request: Headers): Headers {
   return valid;
 }
 
-function hasBody(object: R2Object | R2ObjectBody): object is R2ObjectBody {
-  return "body" in object;
+/** The first byte a `bytes=first-...` range asks for; null for suffix ranges and no range. */
+function firstByteAsked(range: string | null): number | null {
+  const match = range === null ? null : /^bytes=(\d+)-/.exec(range.trim());
+  return match?.[1] === undefined ? null : Number(match[1]);
 }
 
 function objectHeaders(object: R2Object): Headers {

@@ -1,0 +1,14 @@
+import type { Route } from "../http/route";
+import { getObject, headObject } from "./objects/read";
+import { openApi } from "./openapi";
+import { abort } from "./uploads/abort";
+import { complete } from "./uploads/complete";
+import { create } from "./uploads/create";
+import { putChunk } from "./uploads/put-chunk";
+import { putPart } from "./uploads/put-part";
+import { status } from "./uploads/status";
+
+/** Every native route, in the order the API reference lists them. */
+export const nativeRoutes: Route[] = [create, status, abort, complete, putPart, putChunk, headObject, getObject, openApi];
+
+export { compatRoutes } from "./compat/app";

@@ -1,0 +1,123 @@
+import { type PartsSummary, recordIngestedPart, summarizeParts } from "../../shared/db/parts";
+import { fixExpectedParts, getUpload, nextPartSequence, type UploadRow } from "../../shared/db/uploads";
+import { ApiError, errors } from "../../shared/errors";
+import { errorMessage, R2Code, r2ErrorCode } from "../../shared/r2-errors";
+import type { PartEvent } from "../../shared/schemas";
+import { digestMismatch, meterBody } from "../integrity";
+import type { Bindings } from "./bindings";
+
+export type PartBody = {
+  partNumber: number;
+  body: ReadableStream<Uint8Array> | null;
+  /** The declared Content-Length: R2 needs it before it reads the stream. */
+  size: number;
+  /** The SHA-256 (base64) the client declared in Content-Digest, if any. */
+  sha256: string | null;
+  /** The client marks this as the last part. */
+  final: boolean;
+};
+
+export type IngestedPart = { partNumber: number; etag: string; size: number; sha256: string | null };
+
+/**
+ * Ingests one part, whichever API it came through: the upload's rules first (state, mode, part
+ * count and sizes, the final marker), then the bytes into R2, then D1 records the part, then the
+ * event goes on the queue. A 2xx therefore means R2 has the part and D1 knows it.
+ */
+export async function ingestPart(env: Bindings, upload: UploadRow, part: PartBody): Promise<IngestedPart> {
+  if (upload.state !== "open") throw errors.uploadNotOpen(upload.state, "takes no more parts");
+  if (upload.mode === "stream") throw errors.notParts();
+  const row = await applyFinalMarker(env.DB, upload, part);
+  checkPartSize(part.final ? { ...row, expected_parts: part.partNumber } : row, part.partNumber, part.size);
+
+  const metered = meterBody(part.body, part.size, part.sha256 !== null);
+  let etag: string;
+  let sha256: string | null;
+  try {
+    const multipart = env.BUCKET.resumeMultipartUpload(row.object_key, row.r2_upload_id);
+    etag = (await multipart.uploadPart(part.partNumber, metered.stream)).etag;
+    ({ sha256 } = await metered.done);
+  } catch (error) {
+    throw metered.lengthError(error) ?? uploadPartError(row, part.partNumber, error);
+  }
+  const uploadedAt = Date.now();
+  if (part.sha256 !== null && sha256 !== part.sha256) {
+    // R2 now holds the refused bytes for this part number. The sequence still moves, so that no
+    // completion goes ahead with the older copy R2 no longer has; the part is not recorded.
+    await nextPartSequence(env.DB, row.upload_id, uploadedAt);
+    throw digestMismatch("part");
+  }
+  const recorded = { uploadId: row.upload_id, key: row.object_key, partNumber: part.partNumber, etag, size: part.size, uploadedAt, sha256 };
+  const sequence = await recordIngestedPart(env.DB, recorded);
+  if (sequence === null) throw errors.endedInFlight();
+  const event: PartEvent = { type: "part.uploaded", ...recorded, sequence };
+  try {
+    // The event triggers the tally and completion; the part itself is already recorded above.
+    await env.UPLOAD_EVENTS.send(event, { contentType: "json" });
+  } catch (error) {
+    console.error(JSON.stringify({ event: "enqueue_failed", uploadId: row.upload_id, key: row.object_key, partNumber: part.partNumber, error: errorMessage(error) }));
+    throw errors.enqueueFailed("part");
+  }
+  return { partNumber: part.partNumber, etag, size: part.size, sha256 };
+}
+
+/** The final marker fixes the part count before any byte is written, so a conflicting marker is refused. */
+async function applyFinalMarker(db: D1Database, upload: UploadRow, part: PartBody): Promise<UploadRow> {
+  if (!part.final) return upload;
+  if (upload.expected_parts !== null) {
+    if (upload.expected_parts !== part.partNumber) {
+      throw errors.finalConflict(`part ${upload.expected_parts} is already the final part`);
+    }
+    return upload;
+  }
+  checkNoneBeyond(await summarizeParts(db, upload.upload_id), part.partNumber, "final_conflict");
+  const fixed = await fixExpectedParts(db, upload.upload_id, part.partNumber, Date.now());
+  if (fixed !== null) return fixed;
+  const now = await getUpload(db, upload.upload_id);
+  if (now === null) throw errors.uploadNotFound(upload.upload_id);
+  if (now.expected_parts !== part.partNumber) {
+    throw errors.finalConflict(`part ${now.expected_parts} is already the final part`);
+  }
+  return now;
+}
+
+/** Parts already recorded beyond a part count are a conflict with it. */
+export function checkNoneBeyond(parts: PartsSummary, count: number, code: "final_conflict" | "parts_beyond_count"): void {
+  const beyond = parts.numbers.filter((n) => n > count);
+  if (beyond.length === 0) return;
+  throw code === "final_conflict"
+    ? errors.finalConflict(`parts ${beyond.join(", ")} were received, so ${count} cannot be final`)
+    : new ApiError(409, "parts_beyond_count", `parts ${beyond.join(", ")} are beyond a count of ${count}`);
+}
+
+/** R2 only completes uploads whose parts but the last share one size: refuse misfits up front. */
+function checkPartSize(upload: UploadRow, partNumber: number, size: number): void {
+  const partSize = upload.part_size;
+  const expected = upload.expected_parts;
+  if (expected !== null && partNumber > expected) {
+    throw new ApiError(400, "part_out_of_range", `this upload has ${expected} parts; part ${partNumber} is beyond it`);
+  }
+  if (partSize === null) return;
+  if (size > partSize) {
+    throw new ApiError(413, "part_too_large", `parts are at most ${partSize} bytes; this one is ${size}`);
+  }
+  const isFinal = expected !== null && partNumber === expected;
+  if (expected !== null && !isFinal && size !== partSize) {
+    throw new ApiError(
+      400,
+      "part_size_mismatch",
+      `every part but the last must be exactly ${partSize} bytes; part ${partNumber} is ${size}`,
+    );
+  }
+  if (size === 0 && !(isFinal && partNumber === 1)) {
+    throw new ApiError(400, "empty_part", "a part must not be empty");
+  }
+}
+
+function uploadPartError(upload: UploadRow, partNumber: number, error: unknown): ApiError {
+  const message = errorMessage(error);
+  if (r2ErrorCode(error) === R2Code.noSuchUpload) return errors.endedInFlight();
+  if (/known length/i.test(message)) return errors.lengthRequired();
+  console.error(JSON.stringify({ event: "upload_part_failed", uploadId: upload.upload_id, key: upload.object_key, partNumber, error: message }));
+  return errors.storageUnavailable("part");
+}
