@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 
 const MiB = 1024 * 1024;
 const PART_SIZE = 5 * MiB;
+/** Upload ids are 16 random bytes as 22 base64url characters (shared/ids.ts). */
+const SHORT_ID = /^[A-Za-z0-9_-]{22}$/;
 
 const server = createTestHarness({
   workers: [{ configPath: "./wrangler.toml" }, { configPath: "./consumer/wrangler.toml" }],
@@ -72,6 +74,8 @@ describe("producer and consumer through the real queue", () => {
     const whole = Buffer.concat(parts);
     const key = uniqueKey("fire-and-forget.bin");
     const created = await json<Status>(await postJson("/uploads", { key, parts: 3, partSize: PART_SIZE }), 201);
+    // Our own short id, not R2's ~170-character multipart id.
+    expect(created.uploadId).toMatch(SHORT_ID);
 
     for (const [index, bytes] of parts.entries()) {
       const part = await json<{ partNumber: number; size: number }>(
@@ -124,6 +128,8 @@ describe("producer and consumer through the real queue", () => {
       await call(`/${key}?action=mpu-create`, { method: "POST" }),
       200,
     );
+    // The seed API hands out the same short id; its clients only echo it back.
+    expect(uploadId).toMatch(SHORT_ID);
     const uploaded = await Promise.all(
       parts.map(async (bytes, index) => {
         const query = `action=mpu-uploadpart&uploadId=${encodeURIComponent(uploadId)}&partNumber=${index + 1}`;
