@@ -1,8 +1,22 @@
+import type {
+  CompleteUploadRequest,
+  CreatedUpload,
+  CreateUploadRequest,
+  PartUploadedResponse,
+  UploadState,
+  UploadStatus,
+} from "./contract.js";
 import { IngestError } from "./errors.js";
 import { isRecord, send, type Transport } from "./http.js";
-import type { UploadStatus } from "./types.js";
 
-const STATES = new Set(["open", "completing", "completed", "aborted", "failed"]);
+/** Every state, as an object so that a state added to the contract fails to compile here. */
+const STATES: Record<UploadState, true> = {
+  open: true,
+  completing: true,
+  completed: true,
+  aborted: true,
+  failed: true,
+};
 const id = (uploadId: string) => encodeURIComponent(uploadId);
 
 /** Keys may hold "/": encode each segment, keep the separators. */
@@ -17,31 +31,28 @@ async function readJson(response: Response, label: string): Promise<unknown> {
 }
 
 /** Checks the fields the client acts on, so a wrong endpoint fails clearly instead of later. */
-function asStatus(value: unknown, label: string): UploadStatus {
-  const ok =
+function isStatus(value: unknown): value is UploadStatus {
+  return (
     isRecord(value) &&
     typeof value.uploadId === "string" &&
     typeof value.key === "string" &&
     typeof value.state === "string" &&
-    STATES.has(value.state) &&
+    Object.hasOwn(STATES, value.state) &&
     typeof value.receivedParts === "number" &&
     Array.isArray(value.missingParts) &&
-    value.missingParts.every((range) => typeof range === "string");
-  if (!ok) throw new IngestError("bad_response", `${label}: the server's answer is not an upload status`);
-  return value as UploadStatus;
+    value.missingParts.every((range) => typeof range === "string")
+  );
+}
+
+function asStatus(value: unknown, label: string): UploadStatus {
+  if (!isStatus(value)) throw new IngestError("bad_response", `${label}: the server's answer is not an upload status`);
+  return value;
 }
 
 const jsonHeaders = { "content-type": "application/json" };
 
-export interface CreateRequest {
-  key: string;
-  partSize: number;
-  parts?: number;
-  contentType?: string;
-  metadata?: Record<string, string>;
-}
-
-export async function createUpload(transport: Transport, request: CreateRequest): Promise<UploadStatus> {
+/** POST /uploads: answers with the new upload's status (and its upload token, if the server issues them). */
+export async function createUpload(transport: Transport, request: CreateUploadRequest): Promise<CreatedUpload> {
   const response = await send(transport, {
     method: "POST",
     path: "uploads",
@@ -49,7 +60,8 @@ export async function createUpload(transport: Transport, request: CreateRequest)
     body: () => JSON.stringify(request),
     label: "create",
   });
-  return asStatus(await readJson(response, "create"), "create");
+  // The extra fields of a created upload are not acted on, so only the status part is checked.
+  return asStatus(await readJson(response, "create"), "create") as CreatedUpload;
 }
 
 export async function getStatus(transport: Transport, uploadId: string): Promise<UploadStatus> {
@@ -63,12 +75,13 @@ export async function abortUpload(transport: Transport, uploadId: string): Promi
 }
 
 /** 200 once completed (or failed); 202 while parts or their events are still on their way. */
-export async function completeUpload(transport: Transport, uploadId: string, parts: number): Promise<UploadStatus> {
+export async function completeUpload(transport: Transport, uploadId: string, parts?: number): Promise<UploadStatus> {
+  const request: CompleteUploadRequest = parts === undefined ? {} : { parts };
   const response = await send(transport, {
     method: "POST",
     path: `uploads/${id(uploadId)}/complete`,
     headers: jsonHeaders,
-    body: () => JSON.stringify({ parts }),
+    body: () => JSON.stringify(request),
     label: "complete",
   });
   return asStatus(await readJson(response, "complete"), "complete");
@@ -81,7 +94,11 @@ export interface PartRequest {
   query: Record<string, string>;
 }
 
-export async function putPart(transport: Transport, uploadId: string, part: PartRequest): Promise<void> {
+export async function putPart(
+  transport: Transport,
+  uploadId: string,
+  part: PartRequest,
+): Promise<PartUploadedResponse> {
   const label = `part ${part.partNumber}`;
   const query = new URLSearchParams(part.query).toString();
   const response = await send(transport, {
@@ -93,10 +110,14 @@ export async function putPart(transport: Transport, uploadId: string, part: Part
     label,
   });
   const answer = await readJson(response, label);
-  if (!isRecord(answer) || answer.size !== part.size) {
+  if (!isPartUploaded(answer) || answer.size !== part.size) {
     throw new IngestError("bad_response", `${label}: the server stored a different size than was sent`);
   }
+  return answer;
 }
+
+const isPartUploaded = (value: unknown): value is PartUploadedResponse =>
+  isRecord(value) && typeof value.size === "number" && typeof value.etag === "string";
 
 export function getObject(transport: Transport, key: string, headers: Record<string, string> = {}): Promise<Response> {
   return send(transport, { method: "GET", path: objectPath(key), headers, label: `download ${key}` });

@@ -1,6 +1,6 @@
 import { completeUpload } from "./api.js";
+import type { UploadStatus } from "./contract.js";
 import type { Transport } from "./http.js";
-import type { UploadStatus } from "./types.js";
 
 /**
  * How an upload created without a part count (a source of unknown length) is closed: with an

@@ -1,5 +1,5 @@
 import { abortError, IngestError } from "./errors.js";
-import { isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "./retry.js";
+import { DEFAULT_RETRY, isRetryableStatus, parseRetryAfter, retryDelay, sleep } from "./retry.js";
 import type { RetryEvent, RetryPolicy } from "./types.js";
 
 export interface Transport {
@@ -28,7 +28,8 @@ export interface TransportOptions {
   attemptTimeoutMs?: number | undefined;
 }
 
-export function createTransport(options: TransportOptions, defaults: RetryPolicy): Transport {
+/** Where and how requests go; `defaults` fills in whatever `options.retry` leaves out. */
+export function createTransport(options: TransportOptions, defaults: RetryPolicy = DEFAULT_RETRY): Transport {
   const base = new URL(String(options.endpoint));
   if (!base.pathname.endsWith("/")) base.pathname += "/";
   const headers: Record<string, string> = {};
@@ -85,7 +86,9 @@ export async function send(transport: Transport, spec: RequestSpec): Promise<Res
       response = await transport.fetch(url, init);
     } catch (error) {
       if (signal?.aborted) throw abortError(signal.reason);
-      const reason = timeout.aborted ? `no answer within ${transport.attemptTimeoutMs / 1000} s` : describeNetworkError(error);
+      const reason = timeout.aborted
+        ? `no answer within ${transport.attemptTimeoutMs / 1000} s`
+        : describeNetworkError(error);
       if (attempt >= transport.retry.retries) {
         throw new IngestError("network_error", `${spec.label}: ${reason}`, { cause: error });
       }
@@ -103,7 +106,13 @@ export async function send(transport: Transport, spec: RequestSpec): Promise<Res
   }
 }
 
-async function pause(transport: Transport, spec: RequestSpec, attempt: number, reason: string, retryAfterMs: number | undefined) {
+async function pause(
+  transport: Transport,
+  spec: RequestSpec,
+  attempt: number,
+  reason: string,
+  retryAfterMs: number | undefined,
+) {
   const delayMs = retryDelay(attempt, transport.retry, retryAfterMs);
   transport.onRetry?.({ request: spec.label, attempt: attempt + 1, delayMs, reason });
   await sleep(delayMs, transport.signal);

@@ -1,11 +1,24 @@
 // The portable client: fetch, Blob and web streams only, so it runs in Node, browsers and
 // Workers. Node's file access lives in ./node/.
-export { abortUpload, getObject, getStatus } from "./api.js";
+export { abortUpload, completeUpload, createUpload, getObject, getStatus } from "./api.js";
+export type {
+  ChunkStagedResponse,
+  CompleteUploadRequest,
+  CreatedUpload,
+  CreateUploadRequest,
+  ErrorBody,
+  ObjectInfo,
+  PartUploadedResponse,
+  StreamStatus,
+  UploadMode,
+  UploadState,
+  UploadStatus,
+} from "./contract.js";
 export { IngestError } from "./errors.js";
 export type { FinishName } from "./finish.js";
 export { createTransport, type Transport, type TransportOptions } from "./http.js";
 export { DEFAULT_PART_SIZE, formatRanges, parseRanges } from "./parts.js";
 export { DEFAULT_RETRY } from "./retry.js";
 export type { UploadSource } from "./sources.js";
-export type { Phase, Progress, ResumeState, RetryEvent, RetryPolicy, UploadStatus } from "./types.js";
-export { upload, type UploadOptions, type UploadResult } from "./upload.js";
+export type { Phase, Progress, ResumeState, RetryEvent, RetryPolicy } from "./types.js";
+export { type UploadOptions, type UploadResult, upload } from "./upload.js";

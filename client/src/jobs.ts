@@ -42,7 +42,12 @@ export function blobJobs(blob: Blob, count: number, session: Session, hooks: Fee
  * Parts of a stream, in order. Parts the server already has are still read (a stream cannot
  * seek) but not sent.
  */
-export function streamJobs(first: StreamPart, rest: AsyncIterator<StreamPart>, session: Session, hooks: FeedHooks): JobFeed {
+export function streamJobs(
+  first: StreamPart,
+  rest: AsyncIterator<StreamPart>,
+  session: Session,
+  hooks: FeedHooks,
+): JobFeed {
   let pending: StreamPart | undefined = first;
   let total = 0;
   let last = 0;
@@ -59,7 +64,8 @@ export function streamJobs(first: StreamPart, rest: AsyncIterator<StreamPart>, s
         total += part.bytes.byteLength;
         last = part.partNumber;
         ended = part.final;
-        if (!session.acknowledged.has(part.partNumber)) return { ...part, size: part.bytes.byteLength, body: part.bytes };
+        if (!session.acknowledged.has(part.partNumber))
+          return { ...part, size: part.bytes.byteLength, body: part.bytes };
         hooks.skip(part.partNumber, part.bytes.byteLength);
       }
     },

@@ -1,6 +1,7 @@
+import type { UploadStatus } from "./contract.js";
 import type { FinishName } from "./finish.js";
 import type { TransportOptions } from "./http.js";
-import type { Progress, ResumeState, UploadStatus } from "./types.js";
+import type { Progress, ResumeState } from "./types.js";
 
 export interface UploadOptions extends TransportOptions {
   /** Object key. Required for a new upload; taken from the server when resuming. */
@@ -18,8 +19,14 @@ export interface UploadOptions extends TransportOptions {
   progressIntervalMs?: number;
   /** Called with fresh resume state once the upload exists and after every acknowledged part. */
   onCheckpoint?: (state: ResumeState) => void;
+  /** Content-Type of the stored object. */
   contentType?: string;
+  /** Custom metadata stored on the object. */
   metadata?: Record<string, string>;
+  /** SHA-256 of the whole source (hex or base64): the server verifies the object against it once complete. */
+  sha256?: string;
+  /** Abort the upload after this many seconds without activity (the server's default and maximum apply). */
+  staleAfterSeconds?: number;
   /**
    * How a source of unknown length is closed: "complete" (default) calls
    * POST /uploads/{id}/complete after the last part; "final-marker" sends the last part with

@@ -106,7 +106,8 @@ export class ProgressMeter {
       partsTotal: this.partsTotal,
       partsAcknowledged: this.partsAcknowledged,
       bytesPerSecond,
-      etaSeconds: remaining === null ? null : remaining === 0 ? 0 : bytesPerSecond > 0 ? remaining / bytesPerSecond : null,
+      etaSeconds:
+        remaining === null ? null : remaining === 0 ? 0 : bytesPerSecond > 0 ? remaining / bytesPerSecond : null,
       elapsedMs: now - this.started,
     };
   }

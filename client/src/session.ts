@@ -1,8 +1,9 @@
 import { createUpload, getStatus } from "./api.js";
+import type { CreateUploadRequest, UploadStatus } from "./contract.js";
 import { IngestError } from "./errors.js";
 import type { Transport } from "./http.js";
 import { formatRanges, parseRanges, partCount } from "./parts.js";
-import type { ResumeState, UploadStatus } from "./types.js";
+import type { ResumeState } from "./types.js";
 
 /** What the client knows about the upload it is feeding. */
 export interface Session {
@@ -16,22 +17,13 @@ export interface Session {
   resumed: boolean;
 }
 
-export interface CreateSpec {
-  key: string;
-  partSize: number;
-  parts: number | null;
-  contentType: string | undefined;
-  metadata: Record<string, string> | undefined;
-}
+/** What POST /uploads gets: the part layout the client chose plus the caller's own fields. */
+export type CreateSpec = Omit<CreateUploadRequest, "parts" | "mode"> & { partSize: number; parts: number | null };
 
 export async function createSession(transport: Transport, spec: CreateSpec): Promise<Session> {
-  const status = await createUpload(transport, {
-    key: spec.key,
-    partSize: spec.partSize,
-    ...(spec.parts === null ? {} : { parts: spec.parts }),
-    ...(spec.contentType === undefined ? {} : { contentType: spec.contentType }),
-    ...(spec.metadata === undefined ? {} : { metadata: spec.metadata }),
-  });
+  const { parts, ...rest } = spec;
+  // Fields left undefined are dropped: JSON.stringify omits them.
+  const status = await createUpload(transport, parts === null ? rest : { ...rest, parts });
   return {
     uploadId: status.uploadId,
     key: status.key,
@@ -60,20 +52,35 @@ export async function resumeSession(
   const saved = typeof resume === "string" ? undefined : resume;
   const status = await getStatus(transport, saved?.uploadId ?? (resume as string));
   if (wanted.key !== undefined && wanted.key !== status.key) {
-    throw new IngestError("source_mismatch", `upload ${status.uploadId} is for key "${status.key}", not "${wanted.key}"`);
+    throw new IngestError(
+      "source_mismatch",
+      `upload ${status.uploadId} is for key "${status.key}", not "${wanted.key}"`,
+    );
   }
   const partSize = status.partSize ?? saved?.partSize;
   if (partSize === undefined) {
-    throw new IngestError("source_mismatch", `upload ${status.uploadId} has no part size (was it made with the compatible API?)`);
+    throw new IngestError(
+      "source_mismatch",
+      `upload ${status.uploadId} has no part size (was it made with the compatible API?)`,
+    );
   }
   if (wanted.partSize !== undefined && wanted.partSize !== partSize) {
-    throw new IngestError("source_mismatch", `upload ${status.uploadId} uses parts of ${partSize} bytes, not ${wanted.partSize}`);
+    throw new IngestError(
+      "source_mismatch",
+      `upload ${status.uploadId} uses parts of ${partSize} bytes, not ${wanted.partSize}`,
+    );
   }
   if (status.state === "aborted") {
-    throw new IngestError("upload_aborted", `upload ${status.uploadId} was aborted (${status.abortReason ?? "no reason given"}); start a new one`);
+    throw new IngestError(
+      "upload_aborted",
+      `upload ${status.uploadId} was aborted (${status.abortReason ?? "no reason given"}); start a new one`,
+    );
   }
   if (status.state === "failed") {
-    throw new IngestError("upload_failed", `upload ${status.uploadId} failed: ${status.failureReason ?? "no reason given"}`);
+    throw new IngestError(
+      "upload_failed",
+      `upload ${status.uploadId} failed: ${status.failureReason ?? "no reason given"}`,
+    );
   }
   const acknowledged = tallied(status);
   for (const n of parseRanges(saved?.acknowledged ?? [])) acknowledged.add(n);
@@ -103,7 +110,10 @@ export function tallied(status: UploadStatus): Set<number> {
 /** Fails early when a resumed source cannot be the one the upload was started with. */
 export function checkKnownSize(session: Session, saved: ResumeState | undefined, size: number): void {
   if (saved?.size != null && saved.size !== size) {
-    throw new IngestError("source_mismatch", `the source is ${size} bytes but the interrupted upload was of ${saved.size}`);
+    throw new IngestError(
+      "source_mismatch",
+      `the source is ${size} bytes but the interrupted upload was of ${saved.size}`,
+    );
   }
   const count = partCount(size, session.partSize);
   if (session.expectedParts !== null && session.expectedParts !== count) {

@@ -1,20 +1,3 @@
-/** The upload's state as GET /uploads/{id} reports it (only the fields the client relies on). */
-export interface UploadStatus {
-  uploadId: string;
-  key: string;
-  state: "open" | "completing" | "completed" | "aborted" | "failed";
-  partSize: number | null;
-  expectedParts: number | null;
-  receivedParts: number;
-  /** Part numbers and inclusive ranges, e.g. ["4-7", "9"]. */
-  missingParts: string[];
-  bytesReceived: number;
-  object: { etag: string; size: number } | null;
-  failureReason: string | null;
-  abortReason: string | null;
-  [field: string]: unknown;
-}
-
 /**
  * Enough to carry on an interrupted upload. Small and JSON-safe so a CLI can keep it in a file.
  * `acknowledged` lists parts whose PUT got a 2xx: the server will tally them even when its

@@ -1,4 +1,5 @@
 import { getStatus, putPart } from "./api.js";
+import type { UploadStatus } from "./contract.js";
 import { abortError, IngestError } from "./errors.js";
 import { DEFAULT_FINISH, FINISH_STRATEGIES, type FinishStrategy } from "./finish.js";
 import { createTransport, type Transport } from "./http.js";
@@ -9,8 +10,15 @@ import { runPool } from "./pool.js";
 import { ProgressMeter } from "./progress.js";
 import { DEFAULT_RETRY } from "./retry.js";
 import { checkKnownSize, createSession, resumeSession, resumeState, type Session } from "./session.js";
-import { countingBody, describeSource, type Source, splitParts, type StreamPart, type UploadSource } from "./sources.js";
-import type { ResumeState, UploadStatus } from "./types.js";
+import {
+  countingBody,
+  describeSource,
+  type Source,
+  type StreamPart,
+  splitParts,
+  type UploadSource,
+} from "./sources.js";
+import type { ResumeState } from "./types.js";
 import { waitForCompletion } from "./wait.js";
 
 export type { UploadOptions, UploadResult } from "./options.js";
@@ -29,7 +37,10 @@ export async function upload(source: UploadSource, options: UploadOptions): Prom
     throw new IngestError("invalid_options", `concurrency must be a whole number >= 1, not ${concurrency}`);
   }
   if (options.finish !== undefined && !(options.finish in FINISH_STRATEGIES)) {
-    throw new IngestError("invalid_options", `finish must be "complete" or "final-marker", not ${String(options.finish)}`);
+    throw new IngestError(
+      "invalid_options",
+      `finish must be "complete" or "final-marker", not ${String(options.finish)}`,
+    );
   }
   if (options.resume === undefined && (options.key === undefined || options.key === "")) {
     throw new IngestError("invalid_options", "a key is required for a new upload");
@@ -99,7 +110,12 @@ class UploadRun {
     const session = this.session as Session;
     this.options.onCheckpoint?.(resumeState(session, feed.size()));
     if (session.status.state !== "open") return this.serverHasEverything(session, session.status);
-    await runPool(() => feed.next(), this.concurrency, (job) => this.sendPart(session, job), this.controller);
+    await runPool(
+      () => feed.next(),
+      this.concurrency,
+      (job) => this.sendPart(session, job),
+      this.controller,
+    );
     if (this.controller.signal.aborted) throw abortError(this.controller.signal.reason);
     if (this.finishedByServer !== undefined) return this.serverHasEverything(session, this.finishedByServer);
 
@@ -128,7 +144,8 @@ class UploadRun {
     let status = last;
     if (this.options.wait && status?.state !== "completed") {
       this.meter.setPhase("waiting");
-      const timeoutMs = (typeof this.options.wait === "object" ? this.options.wait.timeoutMs : undefined) ?? DEFAULT_WAIT_MS;
+      const timeoutMs =
+        (typeof this.options.wait === "object" ? this.options.wait.timeoutMs : undefined) ?? DEFAULT_WAIT_MS;
       status = await waitForCompletion(this.transport, session.uploadId, timeoutMs);
     }
     this.meter.setPhase("done");
@@ -150,11 +167,19 @@ class UploadRun {
   }
 
   private async open(size: number | null, parts: number | null): Promise<Session> {
-    const { resume, key, contentType, metadata } = this.options;
+    const { resume, key, contentType, metadata, sha256, staleAfterSeconds } = this.options;
     const partSize = choosePartSize(size, this.options.partSize);
     this.session =
       resume === undefined
-        ? await createSession(this.transport, { key: key as string, partSize, parts, contentType, metadata })
+        ? await createSession(this.transport, {
+            key: key as string,
+            partSize,
+            parts,
+            contentType,
+            metadata,
+            sha256,
+            staleAfterSeconds,
+          })
         : await resumeSession(this.transport, resume, { key, partSize: this.options.partSize });
     return this.session;
   }
@@ -211,7 +236,10 @@ class UploadRun {
       // upload while we retried, and there is nothing left to send.
       const status = await getStatus(this.transport, session.uploadId);
       if (status.state !== "completing" && status.state !== "completed") {
-        throw new IngestError(status.state === "aborted" ? "upload_aborted" : "upload_failed", `${error.message}; the upload is ${status.state}`);
+        throw new IngestError(
+          status.state === "aborted" ? "upload_aborted" : "upload_failed",
+          `${error.message}; the upload is ${status.state}`,
+        );
       }
       this.finishedByServer = status;
       return;

@@ -1,14 +1,18 @@
 import { getStatus } from "./api.js";
+import type { UploadStatus } from "./contract.js";
 import { IngestError } from "./errors.js";
 import type { Transport } from "./http.js";
 import { sleep } from "./retry.js";
-import type { UploadStatus } from "./types.js";
 
 /**
  * Polls the status until the consumer has completed the upload. The tally trails the last part
  * by about a second, so polling starts fast and slows down for long completions.
  */
-export async function waitForCompletion(transport: Transport, uploadId: string, timeoutMs: number): Promise<UploadStatus> {
+export async function waitForCompletion(
+  transport: Transport,
+  uploadId: string,
+  timeoutMs: number,
+): Promise<UploadStatus> {
   const deadline = Date.now() + timeoutMs;
   for (let interval = 200; ; interval = Math.min(2_000, interval * 1.5)) {
     const status = await getStatus(transport, uploadId);
@@ -17,7 +21,10 @@ export async function waitForCompletion(transport: Transport, uploadId: string, 
       throw new IngestError("upload_failed", `upload ${uploadId} failed: ${status.failureReason ?? "no reason given"}`);
     }
     if (status.state === "aborted") {
-      throw new IngestError("upload_aborted", `upload ${uploadId} was aborted (${status.abortReason ?? "no reason given"})`);
+      throw new IngestError(
+        "upload_aborted",
+        `upload ${uploadId} was aborted (${status.abortReason ?? "no reason given"})`,
+      );
     }
     if (Date.now() + interval > deadline) {
       throw new IngestError(

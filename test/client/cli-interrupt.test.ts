@@ -26,13 +26,15 @@ afterAll(async () => {
 
 describe("Ctrl-C during an upload", () => {
   it("exits 130, keeps a state file, prints the command that resumes it, and that command finishes the upload", async () => {
-    const { path, bytes, dir } = await tempFile(3 * PART + 2_000, "big.bin");
+    const { bytes, dir } = await tempFile(3 * PART + 2_000, "big.bin");
     const key = uniqueKey("interrupted.bin");
     const run = startCli(["upload", "big.bin", "--key", key, "--part-size", "5MiB", "--concurrency", "1"], {
       cwd: dir,
       env: { INGEST_ENDPOINT: proxy.url, INGEST_TOKEN: token() },
     });
-    await expect.poll(() => proxy.seen.some(({ method, path: p }) => partOf(method, p) === 3), { timeout: 20_000 }).toBe(true);
+    await expect
+      .poll(() => proxy.seen.some(({ method, path: p }) => partOf(method, p) === 3), { timeout: 20_000 })
+      .toBe(true);
     run.child.kill("SIGINT");
     const interrupted = await run.result;
 
@@ -41,7 +43,10 @@ describe("Ctrl-C during an upload", () => {
     expect(interrupted.stderr).toContain("2 of 4 parts are in. Resume with:");
     const command = /^ {2}(node \S+ upload big\.bin --resume big\.bin\.ingest\.json)$/m.exec(interrupted.stderr)?.[1];
     expect(command).toBeDefined();
-    const state = JSON.parse(await readFile(join(dir, "big.bin.ingest.json"), "utf8")) as { endpoint: string; upload: { acknowledged: string[] } };
+    const state = JSON.parse(await readFile(join(dir, "big.bin.ingest.json"), "utf8")) as {
+      endpoint: string;
+      upload: { acknowledged: string[] };
+    };
     expect(state).toMatchObject({ endpoint: proxy.url, upload: { key, acknowledged: ["1-2"] } });
 
     release();
@@ -49,7 +54,13 @@ describe("Ctrl-C during an upload", () => {
     const args = (command as string).split(" ").slice(2);
     const resumed = await runCli([...args, "--wait", "--json"], { cwd: dir, env: { INGEST_TOKEN: token() } });
     expect(resumed.code).toBe(0);
-    expect(JSON.parse(resumed.stdout.toString())).toMatchObject({ key, resumed: true, partsSent: 2, partsSkipped: 2, state: "completed" });
+    expect(JSON.parse(resumed.stdout.toString())).toMatchObject({
+      key,
+      resumed: true,
+      partsSent: 2,
+      partsSkipped: 2,
+      state: "completed",
+    });
     // Saved endpoint reused; only parts 3 and 4 went out again.
     const puts = proxy.seen.slice(before).flatMap(({ method, path: p }) => partOf(method, p) ?? []);
     expect(puts.sort()).toEqual([3, 4]);
@@ -68,7 +79,8 @@ describe("Ctrl-C during an upload", () => {
       keepStdinOpen: true,
     });
     const stateFile = join(dir, `${key.replace(/[^\w.-]+/g, "_")}.ingest.json`);
-    const acknowledged = async () => ((JSON.parse(await readFile(stateFile, "utf8")) as { upload: { acknowledged: string[] } }).upload.acknowledged);
+    const acknowledged = async () =>
+      (JSON.parse(await readFile(stateFile, "utf8")) as { upload: { acknowledged: string[] } }).upload.acknowledged;
     await expect.poll(() => acknowledged().catch(() => []), { timeout: 20_000 }).toEqual(["1"]);
     run.child.kill("SIGINT");
     const interrupted = await run.result;
@@ -76,9 +88,19 @@ describe("Ctrl-C during an upload", () => {
     expect(interrupted.code).toBe(130);
     const command = /^ {2}<same data> \| node \S+ (upload - --resume \S+)$/m.exec(interrupted.stderr)?.[1];
     expect(command).toBeDefined();
-    const resumed = await runCli([...(command as string).split(" "), "--wait", "--json"], { cwd: dir, input: bytes, env: { INGEST_TOKEN: token() } });
+    const resumed = await runCli([...(command as string).split(" "), "--wait", "--json"], {
+      cwd: dir,
+      input: bytes,
+      env: { INGEST_TOKEN: token() },
+    });
     expect(resumed.code).toBe(0);
-    expect(JSON.parse(resumed.stdout.toString())).toMatchObject({ key, partsSent: 2, partsSkipped: 1, parts: 3, state: "completed" });
+    expect(JSON.parse(resumed.stdout.toString())).toMatchObject({
+      key,
+      partsSent: 2,
+      partsSkipped: 1,
+      parts: 3,
+      state: "completed",
+    });
     expect(sha256(await fetchObject(key))).toBe(sha256(bytes));
   });
 });

@@ -21,12 +21,21 @@ export interface FaultProxy {
   close(): Promise<void>;
 }
 
-export async function startFaultProxy(target: string, decide: (method: string, path: string) => Fault): Promise<FaultProxy> {
+export async function startFaultProxy(
+  target: string,
+  decide: (method: string, path: string) => Fault,
+): Promise<FaultProxy> {
   const upstream = new URL(target);
   const seen: Seen[] = [];
   const forward = (req: IncomingMessage, res: ServerResponse, onAnswer?: (answer: IncomingMessage) => void) => {
     const out = forwardRequest(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
       (answer) => {
         if (onAnswer !== undefined) return onAnswer(answer);
         res.writeHead(answer.statusCode ?? 502, answer.headers);

@@ -44,7 +44,15 @@ describe("retries through an unreliable network", () => {
     const { path, bytes } = await tempFile(2 * PART + 99_999);
     const key = uniqueKey("faulty.bin");
     const retries: RetryEvent[] = [];
-    const result = await upload(path, { ...server(), endpoint: proxy.url, key, partSize: PART, concurrency: 3, wait: true, onRetry: (event) => retries.push(event) });
+    const result = await upload(path, {
+      ...server(),
+      endpoint: proxy.url,
+      key,
+      partSize: PART,
+      concurrency: 3,
+      wait: true,
+      onRetry: (event) => retries.push(event),
+    });
 
     expect(result.state).toBe("completed");
     expect(sha256(await fetchObject(key))).toBe(sha256(bytes));
@@ -66,13 +74,28 @@ describe("retries through an unreliable network", () => {
       }
       // The retry reaches the server only after the consumer completed the upload.
       const uploadId = decodeURIComponent(path.split("/")[2] ?? "");
-      const completed = expect.poll(async () => (await fetchStatus(uploadId)).state, { timeout: 15_000 }).toBe("completed");
+      const completed = expect
+        .poll(async () => (await fetchStatus(uploadId)).state, { timeout: 15_000 })
+        .toBe("completed");
       // Forward even if the poll times out, so that the test fails on its assertions, not by hanging.
-      return { kind: "hold", until: Promise.resolve(completed).then(() => undefined, () => undefined) };
+      return {
+        kind: "hold",
+        until: Promise.resolve(completed).then(
+          () => undefined,
+          () => undefined,
+        ),
+      };
     });
     const { path, bytes } = await tempFile(PART + 1_000);
     const key = uniqueKey("lost-answer.bin");
-    const result = await upload(path, { ...server(), endpoint: proxy.url, key, partSize: PART, concurrency: 1, retry: { baseDelayMs: 10 } });
+    const result = await upload(path, {
+      ...server(),
+      endpoint: proxy.url,
+      key,
+      partSize: PART,
+      concurrency: 1,
+      retry: { baseDelayMs: 10 },
+    });
 
     expect(result.state).toBe("completed");
     // Part 2's only 2xx was lost: the run learnt from the status that the server had it.
@@ -87,8 +110,17 @@ describe("retries through an unreliable network", () => {
       partOf(method, path) === undefined ? { kind: "pass" } : { kind: "status", status: 500 },
     );
     const { path } = await tempFile(1_000);
-    const failure = upload(path, { ...server(), endpoint: proxy.url, key: uniqueKey("doomed.bin"), retry: { retries: 2, baseDelayMs: 1 } });
-    await expect(failure).rejects.toMatchObject({ code: "injected", status: 500, message: expect.stringContaining("part 1") });
+    const failure = upload(path, {
+      ...server(),
+      endpoint: proxy.url,
+      key: uniqueKey("doomed.bin"),
+      retry: { retries: 2, baseDelayMs: 1 },
+    });
+    await expect(failure).rejects.toMatchObject({
+      code: "injected",
+      status: 500,
+      message: expect.stringContaining("part 1"),
+    });
     expect(putsByPart(proxy)).toEqual({ 1: 3 });
   });
 });

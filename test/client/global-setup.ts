@@ -23,7 +23,10 @@ export default async function setup(project: TestProject) {
   const server = createTestHarness({
     root,
     // A key of the tests' own rather than the one in .dev.vars, which is not theirs to rely on.
-    workers: [{ configPath: "./wrangler.toml", secrets: { API_KEYS: JSON.stringify([{ id: "client-tests", key: apiKey }]) } }, { configPath: "./consumer/wrangler.toml" }],
+    workers: [
+      { configPath: "./wrangler.toml", secrets: { API_KEYS: JSON.stringify([{ id: "client-tests", key: apiKey }]) } },
+      { configPath: "./consumer/wrangler.toml" },
+    ],
   });
   const { url } = await server.listen();
   await server.getWorker("ingest-producer").applyD1Migrations("DB");

@@ -18,7 +18,10 @@ export const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).
 
 export const uniqueKey = (name: string) => `client-tests/${Date.now()}-${randomBytes(4).toString("hex")}/${name}`;
 
-export async function tempFile(size: number, name = "data.bin"): Promise<{ path: string; bytes: Uint8Array<ArrayBuffer>; dir: string }> {
+export async function tempFile(
+  size: number,
+  name = "data.bin",
+): Promise<{ path: string; bytes: Uint8Array<ArrayBuffer>; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), "ingest-client-"));
   onTestFinished(() => rm(dir, { recursive: true, force: true }));
   const bytes = new Uint8Array(randomBytes(size));
@@ -37,7 +40,9 @@ export async function fetchObject(key: string): Promise<Uint8Array> {
 export type Status = { state: string; receivedParts: number; missingParts: string[]; expectedParts: number | null };
 
 export async function fetchStatus(uploadId: string): Promise<Status> {
-  const response = await fetch(new URL(`uploads/${encodeURIComponent(uploadId)}`, endpoint()), { headers: authorization() });
+  const response = await fetch(new URL(`uploads/${encodeURIComponent(uploadId)}`, endpoint()), {
+    headers: authorization(),
+  });
   if (response.status !== 200) throw new Error(`status ${uploadId}: ${response.status}`);
   return (await response.json()) as Status;
 }

@@ -54,7 +54,9 @@ describe("resume", () => {
     const state = failure.resumeState as ResumeState;
     const acknowledged = parseRanges(state.acknowledged).length;
     // Without saved state only the server's tally says what is in: let it catch up first.
-    await expect.poll(async () => (await fetchStatus(state.uploadId)).receivedParts, { timeout: 15_000 }).toBeGreaterThanOrEqual(acknowledged);
+    await expect
+      .poll(async () => (await fetchStatus(state.uploadId)).receivedParts, { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(acknowledged);
     const missing = parseRanges((await fetchStatus(state.uploadId)).missingParts);
 
     const second = recordingFetch();
@@ -68,7 +70,11 @@ describe("resume", () => {
     const { failure } = await interruptedUpload();
     const other = await tempFile(2 * PART);
     const recorder = recordingFetch();
-    const resumed = upload(other.path, { ...server(), resume: failure.resumeState as ResumeState, fetch: recorder.fetch });
+    const resumed = upload(other.path, {
+      ...server(),
+      resume: failure.resumeState as ResumeState,
+      fetch: recorder.fetch,
+    });
     await expect(resumed).rejects.toMatchObject({ code: "source_mismatch" });
     expect(recorder.partPuts()).toEqual([]);
   });

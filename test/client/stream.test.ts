@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { IngestError, parseRanges, type Progress, type ResumeState, upload } from "../../client/src/index.js";
+import { IngestError, type Progress, parseRanges, type ResumeState, upload } from "../../client/src/index.js";
 import { chunked, fetchObject, MiB, PART, recordingFetch, server, sha256, uniqueKey } from "./helpers.js";
 
 const postsTo = (recorder: ReturnType<typeof recordingFetch>, suffix: string) =>
@@ -12,7 +12,14 @@ describe("sources of unknown length", () => {
     const key = uniqueKey("stdin-like.bin");
     const recorder = recordingFetch();
     const events: Progress[] = [];
-    const result = await upload(chunked(bytes), { ...server(), key, partSize: PART, wait: true, fetch: recorder.fetch, onProgress: (p) => events.push(p) });
+    const result = await upload(chunked(bytes), {
+      ...server(),
+      key,
+      partSize: PART,
+      wait: true,
+      fetch: recorder.fetch,
+      onProgress: (p) => events.push(p),
+    });
 
     expect(result).toMatchObject({ size: bytes.length, parts: 3, partsSent: 3, state: "completed" });
     expect(recorder.partPuts()).toEqual([1, 2, 3]);
@@ -29,11 +36,20 @@ describe("sources of unknown length", () => {
     const bytes = randomBytes(2 * PART + 5);
     const key = uniqueKey("final-marker.bin");
     const recorder = recordingFetch();
-    const result = await upload(chunked(bytes), { ...server(), key, partSize: PART, finish: "final-marker", wait: true, fetch: recorder.fetch });
+    const result = await upload(chunked(bytes), {
+      ...server(),
+      key,
+      partSize: PART,
+      finish: "final-marker",
+      wait: true,
+      fetch: recorder.fetch,
+    });
 
     expect(result).toMatchObject({ size: bytes.length, parts: 3, state: "completed" });
     expect(postsTo(recorder, "/complete")).toHaveLength(0);
-    const marked = recorder.requests.filter((request) => request.method === "PUT").map((request) => new URL(request.url).search);
+    const marked = recorder.requests
+      .filter((request) => request.method === "PUT")
+      .map((request) => new URL(request.url).search);
     expect(marked.sort()).toEqual(["", "", "?final=1"]);
     expect(recorder.requests.find((request) => request.url.endsWith("?final=1"))?.url).toMatch(/\/parts\/3\?final=1$/);
     expect(sha256(await fetchObject(key))).toBe(sha256(bytes));

@@ -45,11 +45,21 @@ describe("send", () => {
       if (next instanceof Error) throw next;
       return next;
     };
-    return { calls, transport: createTransport({ endpoint: "http://api.test/base", fetch: fake, retry: { baseDelayMs: 1, maxDelayMs: 5 } }, DEFAULT_RETRY) };
+    return {
+      calls,
+      transport: createTransport(
+        { endpoint: "http://api.test/base", fetch: fake, retry: { baseDelayMs: 1, maxDelayMs: 5 } },
+        DEFAULT_RETRY,
+      ),
+    };
   };
 
   it("retries a network error and a 503, then returns the 2xx", async () => {
-    const { calls, transport } = scripted([new TypeError("fetch failed"), new Response("", { status: 503 }), new Response("{}")]);
+    const { calls, transport } = scripted([
+      new TypeError("fetch failed"),
+      new Response("", { status: 503 }),
+      new Response("{}"),
+    ]);
     const response = await send(transport, { method: "GET", path: "uploads/x", label: "status" });
     expect(response.status).toBe(200);
     // The endpoint's base path is kept.
@@ -60,7 +70,11 @@ describe("send", () => {
     const refusal = Response.json({ error: { code: "part_size_mismatch", message: "part 1 is 100" } }, { status: 400 });
     const { calls, transport } = scripted([refusal, new Response("{}")]);
     const failure = send(transport, { method: "PUT", path: "uploads/x/parts/1", label: "part 1" });
-    await expect(failure).rejects.toMatchObject({ code: "part_size_mismatch", status: 400, message: "part 1: part 1 is 100 (HTTP 400)" });
+    await expect(failure).rejects.toMatchObject({
+      code: "part_size_mismatch",
+      status: 400,
+      message: "part 1: part 1 is 100 (HTTP 400)",
+    });
     expect(calls).toHaveLength(1);
   });
 
@@ -71,7 +85,10 @@ describe("send", () => {
         attempts++;
         init?.signal?.addEventListener("abort", () => reject(init.signal?.reason));
       });
-    const transport = createTransport({ endpoint: "http://api.test/", fetch: silent, attemptTimeoutMs: 20, retry: { retries: 1, baseDelayMs: 1 } }, DEFAULT_RETRY);
+    const transport = createTransport(
+      { endpoint: "http://api.test/", fetch: silent, attemptTimeoutMs: 20, retry: { retries: 1, baseDelayMs: 1 } },
+      DEFAULT_RETRY,
+    );
     await expect(send(transport, { method: "GET", path: "x", label: "status" })).rejects.toMatchObject({
       code: "network_error",
       message: "status: no answer within 0.02 s",
@@ -107,7 +124,8 @@ describe("part ranges and sizes", () => {
 describe("splitParts", () => {
   const collect = async (bytes: Uint8Array, partSize: number) => {
     const parts = [];
-    for await (const part of splitParts(chunked(bytes, [3, 7, 1, 20]), partSize)) parts.push({ ...part, bytes: Buffer.from(part.bytes) });
+    for await (const part of splitParts(chunked(bytes, [3, 7, 1, 20]), partSize))
+      parts.push({ ...part, bytes: Buffer.from(part.bytes) });
     return parts;
   };
 
@@ -122,7 +140,11 @@ describe("splitParts", () => {
 
   it("knows a full last part is final", async () => {
     const parts = await collect(Buffer.alloc(30, 1), 10);
-    expect(parts.map((part) => [part.bytes.length, part.final])).toEqual([[10, false], [10, false], [10, true]]);
+    expect(parts.map((part) => [part.bytes.length, part.final])).toEqual([
+      [10, false],
+      [10, false],
+      [10, true],
+    ]);
   });
 
   it("turns an empty stream into one empty final part", async () => {
@@ -134,7 +156,11 @@ describe("ProgressMeter", () => {
   it("never goes backwards when a part is sent again", () => {
     let now = 0;
     const events: Progress[] = [];
-    const meter = new ProgressMeter((progress) => events.push(progress), () => now, 0);
+    const meter = new ProgressMeter(
+      (progress) => events.push(progress),
+      () => now,
+      0,
+    );
     meter.begin("u", 30, 3);
     meter.startAttempt(1);
     meter.sent(1, 6);

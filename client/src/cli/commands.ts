@@ -3,8 +3,8 @@ import { rename, rm } from "node:fs/promises";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { abortUpload, getObject, getStatus } from "../api.js";
+import type { UploadStatus } from "../contract.js";
 import { IngestError } from "../errors.js";
-import type { UploadStatus } from "../types.js";
 import { EXIT, type Globals, printResult, transportFor } from "./context.js";
 import { formatBytes, formatDuration, formatRate } from "./format.js";
 

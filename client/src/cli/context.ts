@@ -34,7 +34,8 @@ const nonEmpty = (value: string | undefined) => (value === undefined || value ==
 
 /** A 401 without any credential given is most likely a missing INGEST_TOKEN: say so. */
 function authHint(error: unknown, globals: Globals): string | undefined {
-  if (!(error instanceof IngestError) || error.status !== 401 || resolveToken(globals, process.env) !== undefined) return undefined;
+  if (!(error instanceof IngestError) || error.status !== 401 || resolveToken(globals, process.env) !== undefined)
+    return undefined;
   return "(this server wants an API key: pass --token or set INGEST_TOKEN)";
 }
 
@@ -51,12 +52,19 @@ export function printResult(globals: Globals, json: unknown, text: string): void
   process.stdout.write(globals.json ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
 }
 
-export function printError(globals: Globals, error: unknown, extra: Record<string, unknown> = {}, hint = authHint(error, globals)): void {
+export function printError(
+  globals: Globals,
+  error: unknown,
+  extra: Record<string, unknown> = {},
+  hint = authHint(error, globals),
+): void {
   const code = error instanceof IngestError ? error.code : error instanceof UsageError ? "usage" : "internal_error";
   const message = error instanceof Error ? error.message : String(error);
   const status = error instanceof IngestError ? error.status : undefined;
   if (globals.json) {
-    process.stdout.write(`${JSON.stringify({ error: { code, message, ...(status === undefined ? {} : { status }) }, ...extra }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ error: { code, message, ...(status === undefined ? {} : { status }) }, ...extra }, null, 2)}\n`,
+    );
     return;
   }
   process.stderr.write(`ingest: ${message}\n${hint === undefined ? "" : `${hint}\n`}`);

@@ -1,7 +1,8 @@
 import { parseArgs } from "node:util";
-import { EXIT, type Globals, printError, UsageError } from "./context.js";
 import { abortCommand, downloadCommand, statusCommand } from "./commands.js";
+import { EXIT, type Globals, printError, UsageError } from "./context.js";
 import { HELP } from "./help.js";
+import { shieldIds } from "./ids.js";
 import { uploadCommand } from "./upload-command.js";
 
 const OPTIONS = {
@@ -24,7 +25,13 @@ const UPLOAD_ONLY = ["key", "part-size", "concurrency", "wait", "resume", "state
 export async function main(argv: string[]): Promise<number> {
   let globals: Globals = { endpoint: undefined, token: undefined, json: argv.includes("--json") };
   try {
-    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    const { args, restore } = shieldIds(argv);
+    const parsed = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+    const positionals = parsed.positionals.map(restore);
+    const values = {
+      ...parsed.values,
+      resume: parsed.values.resume === undefined ? undefined : restore(parsed.values.resume),
+    };
     globals = { endpoint: values.endpoint, token: values.token, json: values.json };
     const [command, ...rest] = positionals;
     if (values.help || command === undefined || command === "help") {
@@ -69,7 +76,9 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     // parseArgs reports unknown or malformed flags as TypeErrors carrying an ERR_PARSE_ARGS code.
-    const usage = error instanceof UsageError || (error instanceof TypeError && String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS"));
+    const usage =
+      error instanceof UsageError ||
+      (error instanceof TypeError && String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS"));
     printError(globals, usage ? new UsageError(error instanceof Error ? error.message : String(error)) : error);
     return usage ? EXIT.usage : EXIT.failed;
   }

@@ -63,7 +63,8 @@ export class ProgressView {
     const width = 24;
     const full = Math.round(fraction * width);
     const bar = "█".repeat(full) + "░".repeat(width - full);
-    const eta = p.phase === "uploading" && p.etaSeconds !== null ? `  ETA ${formatDuration(p.etaSeconds)}` : `  ${p.phase}`;
+    const eta =
+      p.phase === "uploading" && p.etaSeconds !== null ? `  ETA ${formatDuration(p.etaSeconds)}` : `  ${p.phase}`;
     return `${this.label} ${bar} ${(fraction * 100).toFixed(0).padStart(3)}%  ${formatBytes(p.bytesSent)}/${formatBytes(p.totalBytes)}  ${rate}${eta}`;
   }
 

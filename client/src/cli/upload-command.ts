@@ -4,9 +4,9 @@ import { IngestError } from "../errors.js";
 import { openFile } from "../node/file.js";
 import { readStateFile, type StateFile, StateWriter } from "../node/state.js";
 import { parseRanges } from "../parts.js";
-import { type UploadSource } from "../sources.js";
+import type { UploadSource } from "../sources.js";
 import type { ResumeState } from "../types.js";
-import { upload, type UploadOptions, type UploadResult } from "../upload.js";
+import { type UploadOptions, type UploadResult, upload } from "../upload.js";
 import { EXIT, type Globals, printError, printResult, resolveEndpoint, resolveToken, UsageError } from "./context.js";
 import { formatBytes, formatDuration, formatRate, parseSize, shellWord } from "./format.js";
 import { ProgressView } from "./progress-view.js";
@@ -33,7 +33,9 @@ type Plan = {
 
 export async function uploadCommand(flags: UploadFlags, globals: Globals): Promise<number> {
   const plan = await preparePlan(flags, globals);
-  const view = globals.json ? undefined : new ProgressView(process.stderr, plan.file === null ? "stdin" : basename(plan.file.path));
+  const view = globals.json
+    ? undefined
+    : new ProgressView(process.stderr, plan.file === null ? "stdin" : basename(plan.file.path));
   const writer = new StateWriter(plan.statePath);
   const save = (state: ResumeState) =>
     writer.save({
@@ -101,10 +103,14 @@ async function preparePlan(flags: UploadFlags, globals: Globals): Promise<Plan> 
   const endpoint = resolveEndpoint(globals, process.env, saved?.endpoint);
   const token = resolveToken(globals, process.env);
   const statePath = resolve(
-    flags.state ?? (saved === undefined ? undefined : flags.resume) ?? (stdin ? `${safeName(key ?? "stdin")}.ingest.json` : `${flags.source}.ingest.json`),
+    flags.state ??
+      (saved === undefined ? undefined : flags.resume) ??
+      (stdin ? `${safeName(key ?? "stdin")}.ingest.json` : `${flags.source}.ingest.json`),
   );
   if (resume === undefined && existsSync(statePath)) {
-    process.stderr.write(`ingest: note: replacing ${statePath} of an earlier interrupted upload; that upload stays open until the server sweeps it\n`);
+    process.stderr.write(
+      `ingest: note: replacing ${statePath} of an earlier interrupted upload; that upload stays open until the server sweeps it\n`,
+    );
   }
   const options: UploadOptions = {
     endpoint,
@@ -138,7 +144,8 @@ function sizeFlag(text: string | undefined): number | undefined {
 function integerFlag(name: string, text: string | undefined, min: number): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min) throw new UsageError(`${name}: expected a whole number >= ${min}, not ${text}`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new UsageError(`${name}: expected a whole number >= ${min}, not ${text}`);
   return value;
 }
 
@@ -168,7 +175,8 @@ async function reportFailure(
 ): Promise<number> {
   const state = error instanceof IngestError ? error.resumeState : undefined;
   const interrupted = error instanceof IngestError && error.code === "aborted";
-  const finished = error instanceof IngestError && ["upload_aborted", "upload_failed", "source_mismatch"].includes(error.code);
+  const finished =
+    error instanceof IngestError && ["upload_aborted", "upload_failed", "source_mismatch"].includes(error.code);
   if (state === undefined || finished) {
     if (finished) await writer.remove();
     printError(globals, error);
@@ -176,7 +184,8 @@ async function reportFailure(
   }
   save(state);
   const writeError = await writer.flush();
-  const resumeFrom = writeError === undefined ? relative(process.cwd(), plan.statePath) || plan.statePath : state.uploadId;
+  const resumeFrom =
+    writeError === undefined ? relative(process.cwd(), plan.statePath) || plan.statePath : state.uploadId;
   const source = plan.file === null ? "-" : relative(process.cwd(), plan.file.path);
   const command = [...selfCommand(), "upload", source, "--resume", resumeFrom]
     .concat(writeError === undefined ? [] : ["--key", state.key, "--endpoint", plan.endpoint])
@@ -189,7 +198,12 @@ async function reportFailure(
     ...(resolveToken(globals, process.env) === undefined ? [] : ["(pass the same --token or INGEST_TOKEN)"]),
     ...(writeError === undefined ? [] : [`(the state file could not be written: ${writeError.message})`]),
   ].join("\n");
-  printError(globals, error, { uploadId: state.uploadId, resume: { stateFile: writeError === undefined ? plan.statePath : null, command } }, hint);
+  printError(
+    globals,
+    error,
+    { uploadId: state.uploadId, resume: { stateFile: writeError === undefined ? plan.statePath : null, command } },
+    hint,
+  );
   return interrupted ? EXIT.interrupted : EXIT.failed;
 }
 

@@ -10,7 +10,7 @@ export interface OpenedFile {
 }
 
 export async function openFile(path: string): Promise<OpenedFile> {
-  let info;
+  let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(path);
   } catch (error) {

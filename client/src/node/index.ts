@@ -1,11 +1,11 @@
 // Node entry point: everything the portable core has, plus uploads from a file path and the
 // CLI's resume files.
-import { type UploadSource } from "../sources.js";
-import { upload as uploadSource, type UploadOptions, type UploadResult } from "../upload.js";
+import type { UploadSource } from "../sources.js";
+import { type UploadOptions, type UploadResult, upload as uploadSource } from "../upload.js";
 import { openFile } from "./file.js";
 
 export * from "../index.js";
-export { openFile, type OpenedFile } from "./file.js";
+export { type OpenedFile, openFile } from "./file.js";
 export { readStateFile, type StateFile, StateWriter } from "./state.js";
 
 /** Like the core `upload`, and a string is a path to a file read part by part from disk. */

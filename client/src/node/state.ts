@@ -20,7 +20,9 @@ export async function readStateFile(path: string): Promise<StateFile> {
   try {
     parsed = JSON.parse(await readFile(path, "utf8"));
   } catch (error) {
-    throw new IngestError("invalid_options", `cannot read state file ${path}: ${(error as Error).message}`, { cause: error });
+    throw new IngestError("invalid_options", `cannot read state file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const upload = isRecord(parsed) ? parsed.upload : undefined;
   const valid =
