@@ -1,11 +1,11 @@
 // 6. Bundle size (wrangler deploy --dry-run) and cold start of each Worker in a fresh runtime,
-// next to the baseline Worker.
+// next to an empty Worker (the runtime's floor) and the bare-uploadPart baseline Worker.
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { AUTH, CONFIGS, PRODUCT_SECRETS, ROOT, startHarness } from "../lib/harness.mjs";
+import { AUTH, BENCH_DIR, CONFIGS, PRODUCT_SECRETS, ROOT, startHarness } from "../lib/harness.mjs";
 import { fmt, jsonBody, median, ratio, request, table } from "../lib/util.mjs";
 
 const run = promisify(execFile);
@@ -14,7 +14,34 @@ const WORKERS = [
   { id: "producer", config: CONFIGS.producer, name: "ingest-producer" },
   { id: "consumer", config: CONFIGS.consumer, name: "ingest-consumer" },
   { id: "baseline", config: CONFIGS.baseline, name: "bench-baseline" },
+  // Each Worker's own config with an empty script (bench/empty/index.ts) as its main: the same
+  // bindings, queues and crons for the runtime to set up, so the ratio measures the script alone.
+  { id: "producer-empty", config: emptyTwin(CONFIGS.producer), name: "ingest-producer", emptyOf: "producer" },
+  { id: "consumer-empty", config: emptyTwin(CONFIGS.consumer), name: "ingest-consumer", emptyOf: "consumer" },
 ];
+
+/** Path of a copy of `config` beside it whose `main` is the empty Worker (written by `writeTwins`). */
+function emptyTwin(config) {
+  return config.replace(/\.toml$/, ".cold-start-empty.toml");
+}
+
+function writeTwins() {
+  const script = path.join(BENCH_DIR, "empty", "index.ts");
+  for (const worker of WORKERS.filter((w) => w.emptyOf !== undefined)) {
+    const original = WORKERS.find((w) => w.id === worker.emptyOf).config;
+    const main = path.relative(path.dirname(original), script);
+    const text = fs.readFileSync(original, "utf8").replace(/^main = .*$/m, `main = ${JSON.stringify(main)}`);
+    fs.writeFileSync(worker.config, text);
+  }
+}
+
+function removeTwins() {
+  for (const worker of WORKERS.filter((w) => w.emptyOf !== undefined)) fs.rmSync(worker.config, { force: true });
+}
+
+/** The issue's budgets: each Worker <= 64 KiB gzip, time to first response <= 1.15x an empty Worker's. */
+const GZIP_BUDGET_KIB = 64;
+const COLD_START_BUDGET = 1.15;
 
 async function bundle(worker, outdir) {
   const wrangler = path.join(ROOT, "node_modules", ".bin", "wrangler");
@@ -29,14 +56,26 @@ async function bundle(worker, outdir) {
   return { kib: Number(match[1]), gzipKib: Number(match[2]) };
 }
 
-/** The first request each Worker can answer successfully, and the same request again. */
+/**
+ * The first request each Worker answers, and the same again. Cold start is about loading the
+ * script, so each request is the cheapest one the Worker has: the producer's router answering an
+ * unknown path (404, no storage touched), the consumer's cron on an empty D1, the empty Worker's
+ * fetch and cron.
+ */
 async function firstRequests(worker, harness) {
   const time = async (fn) => {
     const started = performance.now();
     await fn();
     return performance.now() - started;
   };
-  if (worker.id === "consumer") {
+  if (worker.emptyOf === "producer") {
+    const get = async () => {
+      const response = await request(`${harness.base}/`);
+      if (response.status !== 200) throw new Error(`empty Worker: ${response.status}`);
+    };
+    return { first: await time(get), second: await time(get), what: "`GET /` (answers ok)" };
+  }
+  if (worker.id === "consumer" || worker.emptyOf === "consumer") {
     const handle = harness.server.getWorker(worker.name);
     const cron = async () => {
       const result = await handle.scheduled({ cron: "* * * * *", scheduledTime: new Date() });
@@ -45,13 +84,11 @@ async function firstRequests(worker, harness) {
     return { first: await time(cron), second: await time(cron), what: "cron run (`scheduled()`) on an empty D1" };
   }
   if (worker.id === "producer") {
-    let n = 0;
-    const create = async () => {
-      const json = jsonBody({ key: `bench/cold/${n++}`, parts: 1 });
-      const response = await request(`${harness.base}/uploads`, { method: "POST", body: json.body, headers: { ...json.headers, ...AUTH } });
-      if (response.status !== 201) throw new Error(`producer POST /uploads: ${response.status}`);
+    const miss = async () => {
+      const response = await request(`${harness.base}/no-such-route`, { headers: AUTH });
+      if (response.status !== 404) throw new Error(`producer GET /no-such-route: ${response.status}`);
     };
-    return { first: await time(create), second: await time(create), what: "`POST /uploads` (R2 create + D1 insert/read)" };
+    return { first: await time(miss), second: await time(miss), what: "`GET /no-such-route` (router, error body; no storage)" };
   }
   let n = 0;
   const create = async () => {
@@ -66,6 +103,7 @@ export async function bundleAndColdStart(ctx) {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "ingest-bench-bundles-"));
   const sizes = {};
   const samples = Object.fromEntries(WORKERS.map((w) => [w.id, []]));
+  writeTwins();
   try {
     for (const worker of WORKERS) sizes[worker.id] = await bundle(worker, path.join(scratch, worker.id));
     for (let rep = 0; rep < reps; rep++) {
@@ -73,7 +111,7 @@ export async function bundleAndColdStart(ctx) {
       for (const worker of order) {
         // A fresh runtime from the already-built bundle, so the time is the runtime's, not esbuild's.
         const started = performance.now();
-        const secrets = worker.id === "producer" ? { secrets: PRODUCT_SECRETS } : {};
+        const secrets = worker.id === "producer" || worker.emptyOf === "producer" ? { secrets: PRODUCT_SECRETS } : {};
         const harness = await startHarness([{ configPath: worker.config, prebuiltWorkerDir: path.join(scratch, worker.id), ...secrets }]);
         const listen = performance.now() - started;
         try {
@@ -87,31 +125,39 @@ export async function bundleAndColdStart(ctx) {
       }
     }
   } finally {
+    removeTwins();
     fs.rmSync(scratch, { recursive: true, force: true });
   }
   const m = (id, field) => median(samples[id].map((s) => s[field]));
+  const reference = (w) => WORKERS.find((r) => r.emptyOf === (w.emptyOf ?? w.id))?.id ?? "producer-empty";
   const rows = WORKERS.map((w) => [
     w.id,
     fmt(sizes[w.id].kib, 2),
     fmt(sizes[w.id].gzipKib, 2),
-    ratio(sizes[w.id].gzipKib, sizes.baseline.gzipKib),
+    ratio(sizes[w.id].gzipKib, GZIP_BUDGET_KIB),
     fmt(m(w.id, "listen"), 0),
     fmt(m(w.id, "first"), 1),
     fmt(m(w.id, "second"), 1),
     fmt(m(w.id, "listen") + m(w.id, "first"), 0),
-    ratio(m(w.id, "listen") + m(w.id, "first"), m("baseline", "listen") + m("baseline", "first")),
+    ratio(m(w.id, "listen") + m(w.id, "first"), m(reference(w), "listen") + m(reference(w), "first")),
     samples[w.id][0].what,
   ]);
   const markdown = [
     `Bundle: \`wrangler deploy --dry-run --outdir <abs dir> -c <config>\` ("Total Upload" line). Cold start: a fresh harness per sample from the pre-built bundle ` +
       `(\`prebuiltWorkerDir\`, so esbuild is not timed), ${reps} samples each, interleaved, median. ` +
       "\"runtime up\" = `createTestHarness().listen()` (workerd processes start, Worker scripts load); D1 migrations are then applied (not timed); " +
-      "\"first\" = the first successful request, \"second\" = the same request again; time to first response = runtime up + first.",
+      "Each Worker is compared with its empty twin: its own config with an empty script as `main`. \"first\" = the first successful request, \"second\" = the same request again; time to first response = runtime up + first.",
     "",
     table(
-      ["Worker", "bundle KiB", "gzip KiB", "gzip vs baseline", "runtime up ms", "first ms", "second ms", "time to first response ms", "vs baseline", "request"],
+      ["Worker", "bundle KiB", "gzip KiB", `gzip vs ${GZIP_BUDGET_KIB} KiB budget`, "runtime up ms", "first ms", "second ms", "time to first response ms", "vs its empty twin", "request"],
       rows,
     ),
   ].join("\n");
-  return { title: "6. Bundle size and cold start", markdown, checks: [] };
+  const coldRatio = (id) =>
+    (m(id, "listen") + m(id, "first")) / (m(`${id}-empty`, "listen") + m(`${id}-empty`, "first"));
+  const checks = ["producer", "consumer"].flatMap((id) => [
+    { name: `${id} bundle <= ${GZIP_BUDGET_KIB} KiB gzip`, ok: sizes[id].gzipKib <= GZIP_BUDGET_KIB, detail: `${fmt(sizes[id].gzipKib, 2)} KiB` },
+    { name: `${id} cold start <= ${COLD_START_BUDGET}x its empty twin`, ok: coldRatio(id) <= COLD_START_BUDGET, detail: `${fmt(coldRatio(id), 2)}x` },
+  ]);
+  return { title: "6. Bundle size and cold start", markdown, checks };
 }

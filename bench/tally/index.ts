@@ -22,7 +22,7 @@ import type { PartEvent } from "../../shared/schemas";
 type NewUploadRow = Parameters<typeof insertUpload>[1];
 /** An upload row for set-up. `mode` is passed for schemas that have it and ignored otherwise. */
 const newUpload = (row: Record<string, unknown>): NewUploadRow =>
-  ({ mode: "parts", sha256: null, ...row }) as unknown as NewUploadRow;
+  ({ mode: "parts", sha256: null, r2UploadId: row.uploadId, ...row }) as unknown as NewUploadRow;
 
 /**
  * tallyBatch(batch, bindings, settings[, webhook], now?): later versions take webhook settings

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { UploadStatus } from "../../shared/schemas";
-import { bytes, Pipeline, PART, uploadParts, storedState } from "./helpers";
+import { bytes, Pipeline, PART, r2UploadIdOf, uploadParts, storedState } from "./helpers";
 
 function expectError(response: { status: number; body: unknown }, status: number, code: string) {
   expect(response.status).toBe(status);
@@ -35,6 +35,21 @@ describe("POST /uploads", () => {
     expect((await pipeline.status(created.body.uploadId)).state).toBe("open");
   });
 
+  it("gives every upload a short, URL-safe id of its own, mapped to R2's multipart id in D1", async () => {
+    const pipeline = new Pipeline();
+    const ids = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const { body } = await pipeline.json<UploadStatus>("/uploads", post({ key: `ids/${i}.bin` }));
+      expect(body.uploadId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      const r2UploadId = await r2UploadIdOf(body.uploadId);
+      expect(r2UploadId).not.toBe(body.uploadId);
+      // R2 knows the upload by its own id, under the same key.
+      await env.BUCKET.resumeMultipartUpload(`ids/${i}.bin`, r2UploadId).abort();
+      ids.add(body.uploadId);
+    }
+    expect(ids.size).toBe(20);
+  });
+
   it.each([
     ["a body that is not JSON", "{nope", 400, "invalid_json"],
     ["an empty body", "", 400, "invalid_json"],
@@ -48,6 +63,9 @@ describe("POST /uploads", () => {
     ["a part size over the body limit", { key: "a", partSize: 200_000_000 }, 400, "invalid_part_size"],
     ["a stale window past 7 days", { key: "a", staleAfterSeconds: 8 * 86400 }, 400, "invalid_stale_after"],
     ["metadata that is not strings", { key: "a", metadata: { n: 1 } }, 400, "invalid_request"],
+    ["a fractional part count", { key: "a", parts: 1.5 }, 400, "invalid_request"],
+    ["a part size past R2's largest object", { key: "a", partSize: 2 ** 53 }, 400, "invalid_request"],
+    ["a key over 1,024 bytes", { key: "k".repeat(1025) }, 400, "invalid_request"],
   ])("refuses %s and writes nothing", async (_, body, status, code) => {
     const pipeline = new Pipeline();
     const before = await storedState();
@@ -142,7 +160,7 @@ describe("DELETE /uploads/:id", () => {
     const again = await pipeline.json<UploadStatus>(`/uploads/${upload.uploadId}`, { method: "DELETE" });
     expect(again.status).toBe(200);
     expect(again.body.state).toBe("aborted");
-    const r2 = env.BUCKET.resumeMultipartUpload(upload.key, upload.uploadId);
+    const r2 = env.BUCKET.resumeMultipartUpload(upload.key, await r2UploadIdOf(upload.uploadId));
     await expect(r2.uploadPart(1, bytes(PART, 1))).rejects.toThrow(/does not exist/);
   });
 
