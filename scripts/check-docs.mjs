@@ -1,17 +1,17 @@
 // Runs every ```sh / ```bash / ```shell block of README.md and docs/*.md, in order, in one bash
-// session with `set -euo pipefail`, against a fresh `npm run dev`, and fails on the first error.
+// session with `set -euo pipefail` against a fresh `npm run dev`, and fails on the first error.
 //
-//   npm run docs:check                      # all files
-//   node scripts/check-docs.mjs docs/api.md # only these files (each doc sets up its own shell)
+//   npm run docs:check                       # all of them
+//   node scripts/check-docs.mjs docs/api.md  # only these files (each doc sets up its own shell)
 //
-// A block that must not run (it deploys, takes minutes, or needs a second terminal) carries
-// `<!-- docs-check: skip: why -->` on the line above it. The repository is copied to a
-// temporary directory (node_modules linked, not copied), so the files the examples create and
-// the local state of `npm run dev` stay out of the working tree, as in a fresh clone.
+// A block that must not run (it deploys, takes minutes, needs a second terminal) has
+// `<!-- docs-check: skip: why -->` on the line above it. The blocks run in a temporary copy of
+// the repository (node_modules linked), so what the examples create, and the dev server's local
+// state, stay out of the working tree, as in a fresh clone.
 //
-// Environment: PORT (default 8787) for the dev server; URLs on 127.0.0.1:8787 in the blocks
-// are pointed at it. DOCS_CHECK_BLOCK_TIMEOUT (seconds per block, default 120),
-// DOCS_CHECK_VERBOSE=1 prints every block's output, DOCS_CHECK_KEEP=1 keeps the copy.
+// Environment: PORT (default 8787) for the dev server, with 127.0.0.1:8787 in the blocks pointed
+// at it; DOCS_CHECK_BLOCK_TIMEOUT (seconds per block, default 120); DOCS_CHECK_VERBOSE=1 prints
+// every block's output; DOCS_CHECK_KEEP=1 keeps the copy.
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdtemp, rm, symlink } from "node:fs/promises";
@@ -31,7 +31,7 @@ const log = (line) => console.log(`docs-check: ${line}`);
 class DocsError extends Error {}
 
 /** The fenced shell blocks of one Markdown file, with the skip marker (if any) above each. */
-export function extractBlocks(file, text) {
+function extractBlocks(file, text) {
   const lines = text.split("\n");
   const blocks = [];
   let pendingMarker = null;
@@ -78,18 +78,10 @@ export function extractBlocks(file, text) {
  * commands counts as done; one that mixes them with other commands cannot run here.
  */
 function providedByChecker(block) {
-  const commands = block.code
-    .split("\n")
-    .map((line) => line.replace(/(^|\s)#.*$/, "").trim())
-    .filter(Boolean)
-    .flatMap((line) =>
-      line
-        .split(/&&|;/)
-        .map((part) => part.trim())
-        .filter(Boolean),
-    );
-  const provided = (command) => /^npm\s+(install|i|ci)(\s|$)/.test(command) || /^npm\s+run\s+dev(\s|$)/.test(command);
-  if (commands.length > 0 && commands.every(provided)) return true;
+  const lines = block.code.split("\n").map((line) => line.replace(/(^|\s)#.*$/, ""));
+  const commands = lines.flatMap((line) => line.split(/&&|;/)).map((command) => command.trim());
+  const provided = (command) => /^npm\s+(install|i|ci|run\s+dev)(\s|$)/.test(command);
+  if (commands.some(provided) && commands.every((command) => command === "" || provided(command))) return true;
   if (commands.some(provided)) {
     throw new DocsError(
       `${block.file}:${block.line}: this block installs or starts the dev server among other commands; ` +
@@ -101,13 +93,8 @@ function providedByChecker(block) {
 
 function docFiles(args) {
   if (args.length > 0) return args.map((file) => relative(root, resolve(file)));
-  const docs = existsSync(join(root, "docs"))
-    ? readdirSync(join(root, "docs"))
-        .filter((name) => name.endsWith(".md"))
-        .sort()
-        .map((name) => join("docs", name))
-    : [];
-  return ["README.md", ...docs];
+  const docs = existsSync(join(root, "docs")) ? readdirSync(join(root, "docs")).sort() : [];
+  return ["README.md", ...docs.filter((name) => name.endsWith(".md")).map((name) => `docs/${name}`)];
 }
 
 /** A copy of the working tree like a fresh clone after `npm install`: node_modules are links. */
@@ -158,13 +145,9 @@ function tail(text, lines) {
   return (all.length > lines ? [`… (${all.length - lines} lines above)`] : []).concat(all.slice(-lines)).join("\n");
 }
 
-async function main() {
-  const files = docFiles(process.argv.slice(2));
+/** The blocks to run, after logging the ones that are skipped and why. */
+function runnableBlocks(files) {
   const blocks = files.flatMap((file) => extractBlocks(file, readFileSync(join(root, file), "utf8")));
-  const missingTools = ["bash", "curl", "jq", "openssl"].filter(
-    (tool) => spawnSync("bash", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status !== 0,
-  );
-  if (missingTools.length > 0) throw new DocsError(`the examples need ${missingTools.join(", ")}: install them first`);
   const runnable = [];
   for (const block of blocks) {
     const where = `${block.file}:${block.line}`;
@@ -173,8 +156,85 @@ async function main() {
     else runnable.push(block);
   }
   if (runnable.length === 0) throw new DocsError(`no shell block to run in ${files.join(", ")}`);
-  if (await answers(base))
+  return runnable;
+}
+
+/** `npm run dev` in its own process group (detached: the child calls setsid), once it answers. */
+async function startDev(repo, env, devLog) {
+  const out = openSync(devLog, "w");
+  const dev = spawn("npm", ["run", "dev", "--", "--port", String(port)], {
+    cwd: repo,
+    env,
+    detached: true,
+    stdio: ["ignore", out, out],
+  });
+  closeSync(out);
+  const started = Date.now();
+  while (!(await answers(`${base}/openapi.json`))) {
+    const why = dev.exitCode !== null ? `exited with ${dev.exitCode}` : "did not answer within 120 s";
+    if (dev.exitCode !== null || Date.now() - started > 120_000) {
+      await killGroup(dev);
+      throw new DocsError(`npm run dev ${why}:\n${tail(readFileSync(devLog, "utf8"), 40)}`);
+    }
+    await sleep(250);
+  }
+  log(`npm run dev answers on ${base} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return dev;
+}
+
+/** Runs the blocks in one bash session; follows the markers to time each block and stop one that hangs. */
+async function runShell(repo, env, runnable, shellLog, onStart) {
+  const script = ["set -euo pipefail", `trap 'echo "${MARK} failed: status $? at: $BASH_COMMAND" >&2' ERR`];
+  runnable.forEach((block, index) => {
+    const code =
+      port === 8787 ? block.code : block.code.replace(/\b(127\.0\.0\.1|localhost):8787\b/g, `127.0.0.1:${port}`);
+    script.push(`printf '%s\\n' '${MARK} block ${index}'`, code);
+  });
+  script.push(`printf '%s\\n' '${MARK} done'`);
+  const out = openSync(shellLog, "w");
+  const shell = spawn("bash", ["-c", script.join("\n")], {
+    cwd: repo,
+    env,
+    detached: true,
+    stdio: ["ignore", out, out],
+  });
+  closeSync(out);
+  onStart(shell);
+  const exited = new Promise((done) => shell.once("exit", (code, signal) => done(code ?? signal)));
+  let current = -1;
+  let since = Date.now();
+  let timedOut = false;
+  const times = [];
+  for (;;) {
+    const status = await Promise.race([exited, sleep(250).then(() => undefined)]);
+    const seen = [...readFileSync(shellLog, "utf8").matchAll(new RegExp(`^${MARK} block (\\d+)$`, "gm"))];
+    const latest = seen.length === 0 ? -1 : Number(seen[seen.length - 1][1]);
+    if (latest !== current) {
+      if (current >= 0) times[current] = Date.now() - since;
+      current = latest;
+      since = Date.now();
+    }
+    if (status !== undefined) {
+      if (current >= 0 && times[current] === undefined) times[current] = Date.now() - since;
+      return { status, timedOut, times, output: readFileSync(shellLog, "utf8") };
+    }
+    if (Date.now() - since > blockTimeoutMs && !timedOut) {
+      timedOut = true;
+      await killGroup(shell);
+    }
+  }
+}
+
+async function main() {
+  const files = docFiles(process.argv.slice(2));
+  const runnable = runnableBlocks(files);
+  const missingTools = ["bash", "curl", "jq", "openssl"].filter(
+    (tool) => spawnSync("bash", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status !== 0,
+  );
+  if (missingTools.length > 0) throw new DocsError(`the examples need ${missingTools.join(", ")}: install them first`);
+  if (await answers(base)) {
     throw new DocsError(`something already answers on ${base}: stop it or set PORT to a free port`);
+  }
 
   const work = await mkdtemp(join(tmpdir(), "docs-check-"));
   const repo = join(work, "repo");
@@ -186,7 +246,6 @@ async function main() {
     else await rm(work, { recursive: true, force: true });
   };
   for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => cleanUp().finally(() => process.exit(130)));
-
   try {
     await copyRepository(repo);
     const env = {
@@ -194,81 +253,25 @@ async function main() {
       PATH: `${join(repo, "node_modules", ".bin")}:${process.env.PATH}`,
       WRANGLER_SEND_METRICS: "false",
       CLOUDFLARE_CF_FETCH_ENABLED: "false",
-      // Our own registry of dev sessions, so `npm run cron` reaches this server and no other.
+      // Our own registry of dev sessions, so that `npm run cron` reaches this server and no other.
       WRANGLER_REGISTRY_PATH: join(work, "wrangler-registry"),
       INGEST_ENDPOINT: base,
       INGEST_URL: base,
     };
     delete env.INGEST_TOKEN;
-
     const devLog = join(work, "dev.log");
-    const devOut = openSync(devLog, "w");
-    // detached: the child calls setsid(), so the whole group (npm, wrangler, workerd) can be killed.
-    dev = spawn("npm", ["run", "dev", "--", "--port", String(port)], {
-      cwd: repo,
-      env,
-      detached: true,
-      stdio: ["ignore", devOut, devOut],
-    });
-    closeSync(devOut);
-    const started = Date.now();
-    while (!(await answers(`${base}/openapi.json`))) {
-      if (dev.exitCode !== null)
-        throw new DocsError(`npm run dev exited with ${dev.exitCode}:\n${tail(readFileSync(devLog, "utf8"), 40)}`);
-      if (Date.now() - started > 120_000)
-        throw new DocsError(`npm run dev did not answer within 120 s:\n${tail(readFileSync(devLog, "utf8"), 40)}`);
-      await sleep(250);
-    }
-    log(`npm run dev answers on ${base} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-
-    const script = ["set -euo pipefail", `trap 'echo "${MARK} failed: status $? at: $BASH_COMMAND" >&2' ERR`];
-    runnable.forEach((block, index) => {
-      const code =
-        port === 8787 ? block.code : block.code.replace(/\b(127\.0\.0\.1|localhost):8787\b/g, `127.0.0.1:${port}`);
-      script.push(`printf '%s\\n' '${MARK} block ${index}'`, code);
-    });
-    script.push(`printf '%s\\n' '${MARK} done'`);
-    const shellLog = join(work, "shell.log");
-    const shellOut = openSync(shellLog, "w");
+    dev = await startDev(repo, env, devLog);
     const ran = Date.now();
-    shell = spawn("bash", ["-c", script.join("\n")], {
-      cwd: repo,
-      env,
-      detached: true,
-      stdio: ["ignore", shellOut, shellOut],
+    const result = await runShell(repo, env, runnable, join(work, "shell.log"), (child) => {
+      shell = child;
     });
-    closeSync(shellOut);
-    const exited = new Promise((done) => shell.once("exit", (code, signal) => done(code ?? signal)));
-
-    // Follow the markers to time each block, and stop one that hangs.
-    let current = -1;
-    let currentSince = Date.now();
-    let timedOut = false;
-    const times = [];
-    for (;;) {
-      const status = await Promise.race([exited, sleep(250).then(() => undefined)]);
-      const seen = [...readFileSync(shellLog, "utf8").matchAll(new RegExp(`^${MARK} block (\\d+)$`, "gm"))];
-      const latest = seen.length === 0 ? -1 : Number(seen[seen.length - 1][1]);
-      if (latest !== current) {
-        if (current >= 0) times[current] = Date.now() - currentSince;
-        current = latest;
-        currentSince = Date.now();
-      }
-      if (status !== undefined) {
-        if (current >= 0 && times[current] === undefined) times[current] = Date.now() - currentSince;
-        return await report(status, timedOut, runnable, times, readFileSync(shellLog, "utf8"), devLog, ran);
-      }
-      if (Date.now() - currentSince > blockTimeoutMs && !timedOut) {
-        timedOut = true;
-        await killGroup(shell);
-      }
-    }
+    return report(result, runnable, devLog, ran);
   } finally {
     await cleanUp();
   }
 }
 
-function report(status, timedOut, runnable, times, output, devLog, ran) {
+function report({ status, timedOut, times, output }, runnable, devLog, ran) {
   const segments = output.split(new RegExp(`^${MARK} block \\d+\\n`, "m")).slice(1);
   const passed = status === 0 && output.includes(`${MARK} done`);
   const failedAt = passed ? -1 : Math.max(0, segments.length - 1);
