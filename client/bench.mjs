@@ -8,10 +8,10 @@
 //
 // Each client runs as its own Node process; its peak RSS comes from the process itself
 // (process.resourceUsage().maxRSS, written to fd 3 on exit). Every upload is checked byte-exact.
-import { spawn, execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes, randomFillSync } from "node:crypto";
-import { open, mkdtemp, rm } from "node:fs/promises";
 import { createReadStream, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,7 +44,9 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
 process.env.WRANGLER_LOG ??= "warn";
 
 console.error("building the CLI (tsc -p client)...");
-execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "client")], { stdio: "inherit" });
+execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "client")], {
+  stdio: "inherit",
+});
 
 const dir = await mkdtemp(join(tmpdir(), "ingest-bench-"));
 const file = join(dir, "bench.bin");
@@ -68,11 +70,62 @@ const endpoint = url.href;
 const cli = join(root, "client/dist/cli.js");
 const self = fileURLToPath(import.meta.url);
 const contenders = [
-  { name: "documented example (compat routes)", args: (key) => [self, "--baseline", endpoint, file, key, String(partSize), String(concurrency)] },
-  { name: "ingest CLI (fire-and-forget)", args: (key) => [cli, "upload", file, "--endpoint", endpoint, "--key", key, "--part-size", String(partSize), "--concurrency", String(concurrency), "--json"] },
-  { name: "ingest CLI --wait (until completed)", args: (key) => [cli, "upload", file, "--endpoint", endpoint, "--key", key, "--part-size", String(partSize), "--concurrency", String(concurrency), "--wait", "--json"] },
+  {
+    name: "documented example (compat routes)",
+    args: (key) => [self, "--baseline", endpoint, file, key, String(partSize), String(concurrency)],
+  },
+  {
+    name: "ingest CLI (fire-and-forget)",
+    args: (key) => [
+      cli,
+      "upload",
+      file,
+      "--endpoint",
+      endpoint,
+      "--key",
+      key,
+      "--part-size",
+      String(partSize),
+      "--concurrency",
+      String(concurrency),
+      "--json",
+    ],
+  },
+  {
+    name: "ingest CLI --wait (until completed)",
+    args: (key) => [
+      cli,
+      "upload",
+      file,
+      "--endpoint",
+      endpoint,
+      "--key",
+      key,
+      "--part-size",
+      String(partSize),
+      "--concurrency",
+      String(concurrency),
+      "--wait",
+      "--json",
+    ],
+  },
   // Without --json the CLI reports progress, so it streams each part to count bytes going out.
-  { name: "ingest CLI with progress lines", args: (key) => [cli, "upload", file, "--endpoint", endpoint, "--key", key, "--part-size", String(partSize), "--concurrency", String(concurrency)] },
+  {
+    name: "ingest CLI with progress lines",
+    args: (key) => [
+      cli,
+      "upload",
+      file,
+      "--endpoint",
+      endpoint,
+      "--key",
+      key,
+      "--part-size",
+      String(partSize),
+      "--concurrency",
+      String(concurrency),
+    ],
+  },
 ];
 
 try {
@@ -87,7 +140,9 @@ try {
       const run = await runClient(contender.args(key));
       await verify(key);
       results.get(contender.name).push(run);
-      console.error(`round ${round}: ${contender.name}: ${run.seconds.toFixed(2)} s, peak RSS ${(run.maxRssKiB / 1024).toFixed(0)} MiB, CPU ${run.cpuSeconds.toFixed(2)} s`);
+      console.error(
+        `round ${round}: ${contender.name}: ${run.seconds.toFixed(2)} s, peak RSS ${(run.maxRssKiB / 1024).toFixed(0)} MiB, CPU ${run.cpuSeconds.toFixed(2)} s`,
+      );
     }
   }
   printTable(results);
@@ -112,7 +167,9 @@ function printTable(results) {
     const seconds = median(runs.map((r) => r.seconds));
     const rss = Math.max(...runs.map((r) => r.maxRssKiB)) / 1024;
     const cpu = median(runs.map((r) => r.cpuSeconds));
-    lines.push(`| ${name} | ${seconds.toFixed(2)} | ${(size / 1e6 / seconds).toFixed(1)} | ${(base / seconds).toFixed(2)}x | ${rss.toFixed(0)} | ${cpu.toFixed(2)} |`);
+    lines.push(
+      `| ${name} | ${seconds.toFixed(2)} | ${(size / 1e6 / seconds).toFixed(1)} | ${(base / seconds).toFixed(2)}x | ${rss.toFixed(0)} | ${cpu.toFixed(2)} |`,
+    );
   }
   console.log(`\n${lines.join("\n")}`);
   if (values.out !== "") {
@@ -125,7 +182,8 @@ function printTable(results) {
 /** Runs one client process; resolves with its wall time and its own peak RSS. */
 function runClient(args) {
   const started = process.hrtime.bigint();
-  const report = "import{writeSync}from'node:fs';process.on('exit',()=>writeSync(3,JSON.stringify(process.resourceUsage())))";
+  const report =
+    "import{writeSync}from'node:fs';process.on('exit',()=>writeSync(3,JSON.stringify(process.resourceUsage())))";
   const child = spawn(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(report)}`, ...args], {
     stdio: ["ignore", "pipe", "pipe", "pipe"],
     env: { ...process.env, INGEST_TOKEN: apiKey },
