@@ -6,7 +6,11 @@ import { toBase64Url } from "./encoding";
  * in D1 beside it and never leaves the Workers.
  */
 export function newUploadId(): string {
-  return toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+  for (;;) {
+    const id = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+    // One in 64 would start with "-", which command lines read as an option: draw again.
+    if (!id.startsWith("-")) return id;
+  }
 }
 
 /** The shape of an id newUploadId makes; anything else cannot name an upload. */

@@ -3,7 +3,7 @@
  * Do not make direct changes to the file.
  */
 
-// Regenerate: npx vitest run --project client test/client/openapi-types.test.ts --update
+// Regenerate: npm run openapi
 
 export interface paths {
   "/uploads": {
