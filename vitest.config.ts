@@ -1,6 +1,31 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+// wrangler's info lines ("Using secrets defined in .dev.vars" per test file, a "[wrangler:info]"
+// line per queue batch in the end-to-end tests) say nothing a test result does not; its warnings
+// and errors still show. WRANGLER_LOG=log (or debug) brings the rest back.
+process.env.WRANGLER_LOG ??= "warn";
+
+/**
+ * What the local R2 simulator inside workerd prints when a body stream it reads or sends is cut
+ * off. Tests of short and long bodies, and of storage failing in the middle of a coalesce, do
+ * that on purpose and assert the outcome. The test plugin already drops other "disconnected: …"
+ * lines of the runtime; these are the ones it does not know. SHOW_RUNTIME_LOGS=1 keeps them.
+ */
+const SIMULATOR_DISCONNECTS =
+  /^(?:exception = kj\/async-io\.c\+\+:\d+: disconnected: fixed-length pipe ended prematurely|uncaught exception; source = Uncaught \(in promise\); stack = (?:Error: Network connection lost\.|TypeError: Can't read from request stream because client disconnected\.))/;
+
+if (process.env.SHOW_RUNTIME_LOGS === undefined) {
+  // The plugin writes the runtime's lines straight to this process's stdout or stderr.
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream);
+    stream.write = ((chunk: string | Uint8Array, ...rest: never[]) =>
+      typeof chunk === "string" && SIMULATOR_DISCONNECTS.test(chunk)
+        ? true
+        : write(chunk, ...rest)) as typeof stream.write;
+  }
+}
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
   return {

@@ -62,7 +62,9 @@ const transient = () => r2Error("We encountered an internal error. Please try ag
  * Pipeline's RecordingQueue; this returns the R2 and D1 sides plus counts of what was injected.
  */
 export function flakyBindings(bucket: R2Bucket, db: D1Database, rng: Rng, rates: FaultRates): FlakyBindings {
-  const injected: Partial<Record<keyof FaultRates, number>> = Object.fromEntries(Object.keys(rates).map((kind) => [kind, 0]));
+  const injected: Partial<Record<keyof FaultRates, number>> = Object.fromEntries(
+    Object.keys(rates).map((kind) => [kind, 0]),
+  );
   const count = (kind: keyof FaultRates) => {
     injected[kind] = (injected[kind] ?? 0) + 1;
   };
@@ -173,7 +175,10 @@ export class ChaosQueue {
   /** Queues messages, each one also delivered a second time at the duplicate rate. */
   add(bodies: unknown[]): void {
     const fresh = bodies.map((body) => ({ body, attempts: 1 }));
-    this.pending.push(...fresh, ...fresh.filter(() => this.rng.chance(this.duplicateRate)).map((item) => ({ ...item })));
+    this.pending.push(
+      ...fresh,
+      ...fresh.filter(() => this.rng.chance(this.duplicateRate)).map((item) => ({ ...item })),
+    );
   }
 
   /** Delivers until nothing is pending; `sentMeanwhile` yields what the consumer queued in turn. */

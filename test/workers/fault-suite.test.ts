@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { chaosPipeline, ChaosQueue, type FaultRates, Rng, withRetries } from "./chaos";
-import { bytes, concat, objectBytes, Pipeline, PART, sha256 } from "./helpers";
+import { ChaosQueue, chaosPipeline, type FaultRates, Rng, withRetries } from "./chaos";
+import { bytes, captureLogs, concat, objectBytes, PART, Pipeline, r2UploadIdOf, sha256 } from "./helpers";
 
 const UPLOADS = 200;
 const ABANDON_RATE = 0.1;
@@ -15,6 +15,14 @@ const RATES: FaultRates = {
   dieAfterClaim: 0.1,
 };
 const MINUTE = 60_000;
+/** What the Workers log under these faults; all of it is asserted or expected, none printed. */
+const LOGGED = [
+  ...["upload_part_failed", "enqueue_failed", "unhandled_error", "announce_failed"],
+  ...["retrying_messages", "completion_error", "completion_retry", "r2_abort_failed"],
+  ...["completion_completed", "sweep"],
+];
+/** The errors the fault injection throws; a logged error with any other message is a bug. */
+const INJECTED = /^(We encountered an internal error\. Please try again\. \(10001\)|injected.*)$/;
 
 type Plan = {
   uploadId: string;
@@ -27,6 +35,7 @@ type Plan = {
 
 describe("the pipeline under injected faults", () => {
   it("ends every one of 200 uploads completed byte-exact or aborted, with nothing stuck or half-done", async () => {
+    const logs = captureLogs(LOGGED);
     const rng = new Rng(20261125);
     const { faults, pipeline, cron } = chaosPipeline(rng, RATES);
     const healthy = new Pipeline();
@@ -43,7 +52,13 @@ describe("the pipeline under injected faults", () => {
         }),
       );
       expect(created.status).toBe(201);
-      plans.push({ uploadId: created.body.uploadId, key, sizes, latest: new Map(), abandoned: rng.chance(ABANDON_RATE) });
+      plans.push({
+        uploadId: created.body.uploadId,
+        key,
+        sizes,
+        latest: new Map(),
+        abandoned: rng.chance(ABANDON_RATE),
+      });
     }
 
     // Parts go out in random order across all uploads; abandoned uploads stop before their last part.
@@ -90,7 +105,7 @@ describe("the pipeline under injected faults", () => {
       if (plan.abandoned && !complete) {
         expect(status.state, plan.key).toBe("aborted");
         expect(await objectBytes(plan.key), plan.key).toBeNull();
-        const r2 = env.BUCKET.resumeMultipartUpload(plan.key, plan.uploadId);
+        const r2 = env.BUCKET.resumeMultipartUpload(plan.key, await r2UploadIdOf(plan.uploadId));
         await expect(r2.uploadPart(1, bytes(10, 1)), plan.key).rejects.toThrow(/does not exist/);
       } else {
         expect(status.state, `${plan.key}: ${status.failureReason}`).toBe("completed");
@@ -102,5 +117,16 @@ describe("the pipeline under injected faults", () => {
       "SELECT count(*) AS n FROM uploads WHERE object_key LIKE 'chaos/%' AND (state NOT IN ('completed', 'aborted') OR r2_abort_pending = 1 OR claim_id IS NOT NULL)",
     ).first<{ n: number }>();
     expect(unsettled?.n).toBe(0);
+
+    // Each storage failure of a part was logged as one, and every error logged was injected.
+    expect(logs.count("upload_part_failed"), JSON.stringify(logs.counts())).toBe(faults.injected.uploadPart);
+    for (const entry of logs.events.filter((event) => "error" in event)) {
+      expect(entry.error, JSON.stringify(entry)).toMatch(INJECTED);
+    }
+    // Only uploads that did complete were logged as completed (the cron's retries log counts).
+    const completed = plans.filter((plan) => plan.latest.size === plan.sizes.length).map((plan) => plan.uploadId);
+    const loggedCompleted = new Set(logs.named("completion_completed").map((entry) => entry.uploadId));
+    expect(loggedCompleted.size).toBeGreaterThan(0);
+    expect(completed).toEqual(expect.arrayContaining([...loggedCompleted]));
   }, 180_000);
 });

@@ -27,7 +27,11 @@ export function probeBucket(real: R2Bucket, hooks: BucketHooks = {}): BucketProb
           };
         }
         if (prop === "uploadPart") {
-          return async (partNumber: number, value: ReadableStream | ArrayBuffer | string | Blob, options?: R2UploadPartOptions) => {
+          return async (
+            partNumber: number,
+            value: ReadableStream | ArrayBuffer | string | Blob,
+            options?: R2UploadPartOptions,
+          ) => {
             uploadParts++;
             hooks.beforeUploadPart?.(uploadParts);
             return target.uploadPart(partNumber, value, options);

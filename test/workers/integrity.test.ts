@@ -4,7 +4,7 @@ import { stagingPrefix } from "../../shared/db/chunks";
 import type { UploadNotification } from "../../shared/notifications";
 
 import { signWebhook, verifyWebhook } from "../../shared/webhook-signature";
-import { bytes, concat, objectBytes, Pipeline, PART } from "./helpers";
+import { bytes, captureLogs, concat, objectBytes, PART, Pipeline } from "./helpers";
 
 async function sha256Base64(data: Uint8Array): Promise<string> {
   return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", data))));
@@ -71,7 +71,11 @@ describe("Content-Digest on parts and chunks", () => {
     const digest = `sha-256=:${await sha256Base64(data)}:`;
     const path = `/uploads/${upload.uploadId}/parts/1`;
     for (const declared of ["120", "80"]) {
-      const refused = await pipeline.json(path, { method: "PUT", body: data, headers: { "content-length": declared, "content-digest": digest } });
+      const refused = await pipeline.json(path, {
+        method: "PUT",
+        body: data,
+        headers: { "content-length": declared, "content-digest": digest },
+      });
       expect(refused.status).toBe(400);
       expect(refused.body).toMatchObject({ error: { code: "length_mismatch" } });
     }
@@ -97,7 +101,9 @@ describe("Content-Digest on parts and chunks", () => {
     await pipeline.deliver(events);
     expect((await pipeline.status(upload.uploadId)).state).toBe("open");
 
-    await putWith(pipeline, `/uploads/${upload.uploadId}/parts/1`, good, { "content-digest": `sha-256=:${await sha256Base64(good)}:` });
+    await putWith(pipeline, `/uploads/${upload.uploadId}/parts/1`, good, {
+      "content-digest": `sha-256=:${await sha256Base64(good)}:`,
+    });
     await pipeline.deliver(pipeline.queue.drain());
     expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
     expect(await objectBytes(upload.key)).toEqual(good);
@@ -109,7 +115,9 @@ describe("Content-Digest on parts and chunks", () => {
     const path = `/uploads/${upload.uploadId}/parts/1`;
     const malformed = await putWith(pipeline, path, bytes(10, 1), { "content-digest": "sha-256=abc" });
     expect(malformed.body).toMatchObject({ error: { code: "invalid_digest" } });
-    const unsupported = await putWith(pipeline, path, bytes(10, 1), { "content-digest": `sha-512=:${btoa("x".repeat(64))}:` });
+    const unsupported = await putWith(pipeline, path, bytes(10, 1), {
+      "content-digest": `sha-512=:${btoa("x".repeat(64))}:`,
+    });
     expect(unsupported.body).toMatchObject({ error: { code: "unsupported_digest" } });
     expect(pipeline.queue.drain()).toEqual([]);
   });
@@ -119,7 +127,9 @@ describe("Content-Digest on parts and chunks", () => {
     const upload = await pipeline.create({ key: "digest/chunk.bin", mode: "stream", partSize: PART });
     const path = `/uploads/${upload.uploadId}/chunks/1`;
     expect((await putWith(pipeline, path, bytes(100, 1), {})).status).toBe(200);
-    const refused = await putWith(pipeline, path, bytes(100, 2), { "content-digest": `sha-256=:${await sha256Base64(bytes(100, 1))}:` });
+    const refused = await putWith(pipeline, path, bytes(100, 2), {
+      "content-digest": `sha-256=:${await sha256Base64(bytes(100, 1))}:`,
+    });
     expect(refused.body).toMatchObject({ error: { code: "digest_mismatch" } });
     const status = await pipeline.status(upload.uploadId);
     expect(status.stream?.chunksReceived).toBe(0);
@@ -181,6 +191,7 @@ describe("whole-object SHA-256", () => {
   });
 
   it("fails the upload and deletes the object when it does not match", async () => {
+    const logs = captureLogs(["completion_failed"]);
     const pipeline = new Pipeline();
     const upload = await pipeline.create({
       key: "whole/bad.bin",
@@ -194,34 +205,58 @@ describe("whole-object SHA-256", () => {
     expect(status.state).toBe("failed");
     expect(status.failureReason).toMatch(/SHA-256 .* not the declared/);
     expect(await objectBytes(upload.key)).toBeNull();
+    expect(logs.named("completion_failed")).toEqual([
+      expect.objectContaining({ uploadId: upload.uploadId, reason: status.failureReason }),
+    ]);
   });
 
   it("refuses a malformed declared SHA-256", async () => {
-    const response = await new Pipeline().json("/uploads", { method: "POST", body: JSON.stringify({ key: "whole/x", sha256: "abc" }) });
+    const response = await new Pipeline().json("/uploads", {
+      method: "POST",
+      body: JSON.stringify({ key: "whole/x", sha256: "abc" }),
+    });
     expect(response.body).toMatchObject({ error: { code: "invalid_digest" } });
   });
 });
 
 describe("notifications", () => {
   it("announces completed, aborted, stale and failed uploads on the notification queue", async () => {
+    const logs = captureLogs(["completion_completed", "completion_failed", "sweep"]);
     const pipeline = new Pipeline();
     const done = await pipeline.create({ key: "notify/done.bin", parts: 1, partSize: PART });
     await pipeline.putPart(done.uploadId, 1, bytes(10, 1));
     const aborted = await pipeline.create({ key: "notify/aborted.bin" });
     await pipeline.json(`/uploads/${aborted.uploadId}`, { method: "DELETE" });
     const stale = await pipeline.create({ key: "notify/stale.bin", staleAfterSeconds: 60 });
-    const failed = await pipeline.create({ key: "notify/failed.bin", parts: 1, partSize: PART, sha256: await sha256Base64(bytes(1, 1)) });
+    const failed = await pipeline.create({
+      key: "notify/failed.bin",
+      parts: 1,
+      partSize: PART,
+      sha256: await sha256Base64(bytes(1, 1)),
+    });
     await pipeline.putPart(failed.uploadId, 1, bytes(10, 2));
     await pipeline.settle();
     await pipeline.cron(Date.now() + 60 * 60 * 1000);
     await pipeline.settle();
 
-    const byUpload = new Map((pipeline.notifications.drainAll() as unknown as UploadNotification[]).map((n) => [n.uploadId, n]));
-    expect(byUpload.get(done.uploadId)).toMatchObject({ type: "upload.completed", key: "notify/done.bin", object: { size: 10 } });
+    const byUpload = new Map(
+      (pipeline.notifications.drainAll() as unknown as UploadNotification[]).map((n) => [n.uploadId, n]),
+    );
+    expect(byUpload.get(done.uploadId)).toMatchObject({
+      type: "upload.completed",
+      key: "notify/done.bin",
+      object: { size: 10 },
+    });
     expect(byUpload.get(aborted.uploadId)).toMatchObject({ type: "upload.aborted", reason: "client" });
     expect(byUpload.get(stale.uploadId)).toMatchObject({ type: "upload.aborted", reason: "stale" });
-    expect(byUpload.get(failed.uploadId)).toMatchObject({ type: "upload.failed", reason: expect.stringMatching(/SHA-256/) });
+    expect(byUpload.get(failed.uploadId)).toMatchObject({
+      type: "upload.failed",
+      reason: expect.stringMatching(/SHA-256/),
+    });
     expect(byUpload.get(done.uploadId)?.id).toBe(`${done.uploadId}:completed`);
+    expect(logs.named("completion_completed").map((entry) => entry.uploadId)).toEqual([done.uploadId]);
+    expect(logs.named("completion_failed").map((entry) => entry.uploadId)).toEqual([failed.uploadId]);
+    expect(logs.named("sweep")).toEqual([expect.objectContaining({ staleAborted: 1 })]);
   });
 
   it("queues a separate webhook delivery when a webhook is configured", async () => {
@@ -231,18 +266,19 @@ describe("notifications", () => {
     const [ended] = pipeline.queue.drainAll();
     await pipeline.deliver([ended]);
     const queued = pipeline.queue.drainAll();
-    expect(queued).toEqual([{ type: "webhook.deliver", notification: expect.objectContaining({ uploadId: upload.uploadId }) }]);
+    expect(queued).toEqual([
+      { type: "webhook.deliver", notification: expect.objectContaining({ uploadId: upload.uploadId }) },
+    ]);
     expect(pipeline.notifications.drainAll()).toHaveLength(1);
   });
 
   it("signs webhook bodies so that a receiver can tell them from forgeries and replays", async () => {
     const body = JSON.stringify({ id: "u:completed" });
     const now = Math.floor(Date.now() / 1000);
-    const header = await signWebhook("secret-for-hooks", body, now);
-    expect(await verifyWebhook("secret-for-hooks", header, body, now)).toBe(true);
-    expect(await verifyWebhook("secret-for-hooks", header, `${body} `, now)).toBe(false);
-    expect(await verifyWebhook("another-secret", header, body, now)).toBe(false);
-    expect(await verifyWebhook("secret-for-hooks", header, body, now + 3600)).toBe(false);
+    const headers = await signWebhook("secret-for-hooks", { id: "u:completed", timestamp: now, body });
+    expect(await verifyWebhook("secret-for-hooks", headers, body, now)).toBe(true);
+    expect(await verifyWebhook("secret-for-hooks", headers, `${body} `, now)).toBe(false);
+    expect(await verifyWebhook("another-secret", headers, body, now)).toBe(false);
+    expect(await verifyWebhook("secret-for-hooks", headers, body, now + 3600)).toBe(false);
   });
 });
-

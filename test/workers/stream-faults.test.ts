@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { stagingPrefix } from "../../shared/db/chunks";
-import { chaosPipeline, ChaosQueue, type FaultRates, Rng, withRetries } from "./chaos";
-import { bytes, concat, MiB, objectBytes, Pipeline, PART, sha256 } from "./helpers";
+import { ChaosQueue, chaosPipeline, type FaultRates, Rng, withRetries } from "./chaos";
+import { bytes, captureLogs, concat, MiB, objectBytes, PART, Pipeline, sha256 } from "./helpers";
 
 const STREAMS = 24;
 const LONG_STREAMS = 4;
@@ -21,6 +21,14 @@ const RATES: FaultRates = {
   delete: 0.15,
 };
 const MINUTE = 60_000;
+/** What the Workers log under these faults; all of it is asserted or expected, none printed. */
+const LOGGED = [
+  ...["stage_chunk_failed", "enqueue_failed", "unhandled_error", "announce_failed", "coalesce_failed"],
+  ...["retrying_messages", "completion_error", "completion_retry", "r2_abort_failed", "staging_delete_failed"],
+  ...["completion_completed", "sweep"],
+];
+/** The errors the fault injection throws; a logged error with any other message is a bug. */
+const INJECTED = /^(We encountered an internal error\. Please try again\. \(10001\)|injected.*)$/;
 
 type StreamPlan = {
   uploadId: string;
@@ -42,6 +50,7 @@ function chunkSizes(rng: Rng, total: number, largest: number): number[] {
 
 describe("chunk streams under injected faults", () => {
   it("completes every stream byte-exact or sweeps it, with no staged chunk left behind", async () => {
+    const logs = captureLogs(LOGGED);
     const rng = new Rng(20261126);
     const { faults, pipeline, cron } = chaosPipeline(rng, RATES);
     const healthy = new Pipeline();
@@ -77,7 +86,9 @@ describe("chunk streams under injected faults", () => {
       const final = seq === plan.chunks.length;
       const copies = rng.chance(RESEND_RATE) ? 2 : 1;
       for (let copy = 0; copy < copies; copy++) {
-        const response = await withRetries(() => pipeline.putChunk(plan.uploadId, seq, plan.chunks[seq - 1]!, { final }));
+        const response = await withRetries(() =>
+          pipeline.putChunk(plan.uploadId, seq, plan.chunks[seq - 1]!, { final }),
+        );
         expect(response.status, `${plan.key} chunk ${seq}: ${JSON.stringify(response.body)}`).toBe(200);
       }
     }
@@ -100,7 +111,9 @@ describe("chunk streams under injected faults", () => {
 
     // The mix really has both outcomes, and streams that span several parts among the completed.
     expect(plans.filter((plan) => plan.abandoned).length).toBeGreaterThan(0);
-    expect(plans.filter((plan) => !plan.abandoned && concat(...plan.chunks).byteLength > PART).length).toBeGreaterThan(0);
+    expect(plans.filter((plan) => !plan.abandoned && concat(...plan.chunks).byteLength > PART).length).toBeGreaterThan(
+      0,
+    );
     expect(queue.pending).toEqual([]);
     expect(queue.deadLetters).toEqual([]);
 
@@ -114,7 +127,10 @@ describe("chunk streams under injected faults", () => {
         expect(await sha256((await objectBytes(plan.key))!), plan.key).toBe(await sha256(concat(...plan.chunks)));
       }
       const staged = await env.BUCKET.list({ prefix: stagingPrefix(plan.uploadId) });
-      expect(staged.objects.map((object) => object.key), `${plan.key} (${status.state})`).toEqual([]);
+      expect(
+        staged.objects.map((object) => object.key),
+        `${plan.key} (${status.state})`,
+      ).toEqual([]);
     }
     // Faults really were injected, of every kind.
     for (const [kind, count] of Object.entries(faults.injected)) expect(count, kind).toBeGreaterThan(0);
@@ -122,5 +138,12 @@ describe("chunk streams under injected faults", () => {
       "SELECT count(*) AS n FROM uploads WHERE object_key LIKE 'stream-chaos/%' AND (state NOT IN ('completed', 'aborted') OR r2_abort_pending = 1 OR claim_id IS NOT NULL)",
     ).first<{ n: number }>();
     expect(unsettled?.n).toBe(0);
+
+    // Staging and coalescing failures were logged as such, and every error logged was injected.
+    expect(logs.count("stage_chunk_failed"), JSON.stringify(logs.counts())).toBeGreaterThan(0);
+    expect(logs.count("coalesce_failed"), JSON.stringify(logs.counts())).toBeGreaterThan(0);
+    for (const entry of logs.events.filter((event) => "error" in event)) {
+      expect(entry.error, JSON.stringify(entry)).toMatch(INJECTED);
+    }
   }, 180_000);
 });

@@ -4,11 +4,15 @@ import { stagingPrefix } from "../../shared/db/chunks";
 import type { UploadStatus } from "../../shared/schemas";
 import { Rng } from "./chaos";
 import { probeBucket, r2Error } from "./faults";
-import { bytes, MiB, objectBytes, Pipeline, PART, sha256 } from "./helpers";
+import { bytes, captureLogs, MiB, objectBytes, PART, Pipeline, r2UploadIdOf, sha256 } from "./helpers";
 
 const HOUR = 60 * 60 * 1000;
 
-async function createStream(pipeline: Pipeline, key: string, extra: Record<string, unknown> = {}): Promise<UploadStatus> {
+async function createStream(
+  pipeline: Pipeline,
+  key: string,
+  extra: Record<string, unknown> = {},
+): Promise<UploadStatus> {
   return pipeline.create({ key, mode: "stream", partSize: PART, ...extra });
 }
 
@@ -69,7 +73,9 @@ describe("chunk streams", () => {
     const sends = chunks.map((_, i) => i + 1);
     sends.push(...sends.filter(() => rng.chance(0.1)));
     for (const seq of rng.shuffle(sends)) {
-      const response = await pipeline.putChunk(upload.uploadId, seq, chunks[seq - 1]!, { final: seq === chunks.length });
+      const response = await pipeline.putChunk(upload.uploadId, seq, chunks[seq - 1]!, {
+        final: seq === chunks.length,
+      });
       expect(response.status, JSON.stringify(response.body)).toBe(200);
       // Deliver as we go, the way the queue would, so coalescing runs while chunks arrive.
       if (rng.chance(0.05)) await pipeline.settle();
@@ -108,7 +114,9 @@ describe("chunk streams", () => {
       const upload = await createStream(pipeline, `stream/final-${name}.bin`);
       const chunks = [bytes(100, 1), bytes(200, 2), bytes(300, 3)];
       for (const seq of order) {
-        expect((await pipeline.putChunk(upload.uploadId, seq, chunks[seq - 1]!, { final: seq === 3 })).status).toBe(200);
+        expect((await pipeline.putChunk(upload.uploadId, seq, chunks[seq - 1]!, { final: seq === 3 })).status).toBe(
+          200,
+        );
       }
       await pipeline.settle();
       expect((await pipeline.status(upload.uploadId)).state, name).toBe("completed");
@@ -185,7 +193,9 @@ describe("chunk streams", () => {
 
     await pipeline.putChunk(upload.uploadId, 2, bytes(7, 3), { final: true });
     await pipeline.settle();
-    expect(await sha256((await objectBytes(upload.key))!)).toBe(await sha256(new Uint8Array([...replacement, ...bytes(7, 3)])));
+    expect(await sha256((await objectBytes(upload.key))!)).toBe(
+      await sha256(new Uint8Array([...replacement, ...bytes(7, 3)])),
+    );
   });
 
   it("reports received, missing, staged and committed chunks in the status", async () => {
@@ -207,6 +217,7 @@ describe("chunk streams", () => {
   });
 
   it("sweeps an abandoned stream: aborted in R2, no staged chunk left behind", async () => {
+    const logs = captureLogs(["sweep"]);
     const pipeline = new Pipeline();
     const upload = await createStream(pipeline, "stream/abandoned.bin", { staleAfterSeconds: 60 });
     for (let seq = 1; seq <= 12; seq++) await pipeline.putChunk(upload.uploadId, seq, bytes(MiB, seq));
@@ -218,12 +229,14 @@ describe("chunk streams", () => {
 
     expect((await pipeline.status(upload.uploadId)).state).toBe("aborted");
     expect(await stagedKeys(upload.uploadId)).toEqual([]);
-    const r2 = env.BUCKET.resumeMultipartUpload(upload.key, upload.uploadId);
+    expect(logs.named("sweep")).toEqual([expect.objectContaining({ staleAborted: 1 })]);
+    const r2 = env.BUCKET.resumeMultipartUpload(upload.key, await r2UploadIdOf(upload.uploadId));
     await expect(r2.uploadPart(9, bytes(10, 1))).rejects.toThrow(/does not exist/);
     expect((await pipeline.putChunk(upload.uploadId, 13, bytes(10, 13))).status).toBe(409);
   });
 
   it("retries a coalesce interrupted by a storage failure without losing or doubling bytes", async () => {
+    const logs = captureLogs(["coalesce_failed"]);
     let failures = 0;
     const probe = probeBucket(env.BUCKET, {
       beforeUploadPart: (call) => {
@@ -242,6 +255,9 @@ describe("chunk streams", () => {
     await pipeline.settle();
 
     expect(failures).toBe(1);
+    expect(logs.named("coalesce_failed")).toEqual([
+      expect.objectContaining({ uploadId: upload.uploadId, error: expect.stringMatching(/internal error/) }),
+    ]);
     expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
     expect(await partSizes(upload.uploadId)).toEqual([PART, PART, MiB]);
     expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
@@ -281,9 +297,13 @@ describe("chunk streams", () => {
   it("refuses chunks for part uploads and parts for streams", async () => {
     const pipeline = new Pipeline();
     const parts = await pipeline.create({ key: "stream/not-a-stream.bin", partSize: PART });
-    expect((await pipeline.putChunk(parts.uploadId, 1, bytes(10, 1))).body).toMatchObject({ error: { code: "not_a_stream" } });
+    expect((await pipeline.putChunk(parts.uploadId, 1, bytes(10, 1))).body).toMatchObject({
+      error: { code: "not_a_stream" },
+    });
     const stream = await createStream(pipeline, "stream/not-parts.bin");
-    expect((await pipeline.putPart(stream.uploadId, 1, bytes(10, 1))).body).toMatchObject({ error: { code: "not_parts" } });
+    expect((await pipeline.putPart(stream.uploadId, 1, bytes(10, 1))).body).toMatchObject({
+      error: { code: "not_parts" },
+    });
   });
 });
 
@@ -308,7 +328,9 @@ describe("final-part marker", () => {
     await pipeline.deliver(pipeline.queue.drain());
 
     expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
-    expect(await sha256((await objectBytes(upload.key))!)).toBe(await sha256(new Uint8Array([...first, ...second, ...last])));
+    expect(await sha256((await objectBytes(upload.key))!)).toBe(
+      await sha256(new Uint8Array([...first, ...second, ...last])),
+    );
   });
 
   it("refuses a second, conflicting final marker with 409 and writes nothing", async () => {
