@@ -1,7 +1,7 @@
 // Type test, checked by `npm run typecheck` (tsc -p test/client/contract), never run: it fails to
 // compile when the client's published types stop being exactly the server's contract. The client
 // takes them from the OpenAPI document (client/src/openapi.ts, kept current by
-// ../openapi-types.test.ts), so this also proves the document says what the schemas say.
+// test/contract/openapi.test.ts), so this also proves the document says what the schemas say.
 // Requests are compared with what the server's schema accepts (its input), responses with what
 // it produces (its output). Both directions count: a field the server adds, drops, renames, makes
 // optional or retypes breaks the build until the document and the client say the same.
