@@ -27,15 +27,51 @@ const positive = (max: number, what: string) =>
 const bytesCount = z.int().check(z.minimum(0), z.maximum(MAX_BYTES));
 const isoTime = z.iso.datetime();
 
+/**
+ * The key rules, so that every accepted key can be read back by every client: at most 1,024
+ * bytes of UTF-8, no control characters, no leading "/", no empty, "." or ".." path segments,
+ * and nothing under the staging prefix.
+ */
 export const ObjectKey = z.string().check(
   z.minLength(1, "key must not be empty"),
   z.maxLength(MAX_KEY_BYTES, `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`),
   z.refine((key) => new TextEncoder().encode(key).byteLength <= MAX_KEY_BYTES, {
     message: `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`,
   }),
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  z.refine((key) => !/[\u0000-\u001f\u007f]/.test(key), { message: "key must not contain control characters" }),
   z.refine((key) => !key.startsWith("/"), { message: "key must not start with '/'" }),
+  z.refine((key) => key.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".."), {
+    message: "key must not have empty, '.' or '..' path segments (no '//', no trailing '/')",
+  }),
   z.refine((key) => !key.startsWith(STAGING_PREFIX), { message: `keys under ${STAGING_PREFIX} are reserved` }),
-  z.meta({ description: "Object key in the bucket (at most 1,024 bytes of UTF-8)", examples: ["videos/2026/cat.mp4"] }),
+  z.meta({
+    description: "Object key: 1 to 1,024 bytes of UTF-8, no control characters, no empty, '.' or '..' segments",
+    examples: ["videos/2026/cat.mp4"],
+  }),
+);
+
+/** R2 refuses custom metadata over 8 KiB (keys and values together). */
+export const MAX_METADATA_BYTES = 8192;
+const utf8Bytes = (text: string) => new TextEncoder().encode(text).byteLength;
+
+/** A media type as HTTP carries it: visible ASCII, spaces and tabs, with a "/"; never CR, LF or NUL. */
+const ContentType = z.string().check(
+  z.minLength(1, "contentType must not be empty"),
+  z.maxLength(256, "contentType is at most 256 characters"),
+  z.regex(/^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\t\x20-\x7e]*)?$/, "contentType must be a media type such as text/plain"),
+);
+
+/** Custom metadata: header-safe keys, values without control characters, 8 KiB in all. */
+const Metadata = z.record(
+  z.string().check(z.regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, "metadata keys are 1 to 128 letters, digits or !#$%&'*+.^_`|~-")),
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  z.string().check(z.refine((value) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value), "metadata values must not contain control characters")),
+).check(
+  z.refine(
+    (metadata) => Object.entries(metadata).reduce((sum, [key, value]) => sum + utf8Bytes(key) + utf8Bytes(value), 0) <= MAX_METADATA_BYTES,
+    `metadata is limited to ${MAX_METADATA_BYTES} bytes of keys and values together`,
+  ),
 );
 
 export const UploadId = z.string().check(
@@ -61,7 +97,6 @@ export type UploadState = z.infer<typeof UploadState>;
 export const UploadMode = z.enum(["parts", "stream"]);
 export const UploadApi = z.enum(["native", "compat"]);
 
-const Metadata = z.record(z.string(), z.string());
 
 export const CreateUploadRequest = z
   .strictObject({
@@ -76,7 +111,7 @@ export const CreateUploadRequest = z
         z.meta({ description: "Size of every part but the last, in bytes (the deployment's bounds apply)" }),
       ),
     ),
-    contentType: z.optional(z.string().check(z.minLength(1), z.maxLength(256, "contentType is at most 256 characters"))),
+    contentType: z.optional(ContentType),
     metadata: z.optional(Metadata.check(z.meta({ description: "Custom metadata stored on the finished object" }))),
     staleAfterSeconds: z.optional(
       positive(MAX_SECONDS, "staleAfterSeconds").check(
@@ -141,7 +176,7 @@ export const UploadStatus = z
     missingParts: z.array(PartRange),
     bytesReceived: bytesCount,
     contentType: z.nullable(z.string()),
-    metadata: Metadata,
+    metadata: z.record(z.string(), z.string()),
     staleAfterSeconds: count(MAX_SECONDS, "staleAfterSeconds"),
     createdAt: isoTime,
     updatedAt: isoTime,
@@ -153,7 +188,7 @@ export const UploadStatus = z
     abortReason: z.nullable(z.string()),
     mode: UploadMode,
     sha256: z.nullable(z.string().check(z.meta({ description: "Declared SHA-256 of the whole object (base64)" }))),
-    partDigests: Metadata.check(
+    partDigests: z.record(z.string(), z.string()).check(
       z.meta({ description: "Verified SHA-256 (base64) of each part sent with a Content-Digest, by part number" }),
     ),
     stream: z.nullable(StreamStatus),

@@ -192,7 +192,7 @@ export interface components {
   schemas: {
     CreateUploadRequest: {
       /**
-       * @description Object key in the bucket (at most 1,024 bytes of UTF-8)
+       * @description Object key: 1 to 1,024 bytes of UTF-8, no control characters, no empty, '.' or '..' segments
        * @example videos/2026/cat.mp4
        */
       key: string;
