@@ -80,6 +80,9 @@ export const ProducerConfig = z.pipe(
     MAX_PART_SIZE: wholeNumber("MAX_PART_SIZE", 100_000_000, 1, 5 * 1024 * MiB),
     DEFAULT_STALE_AFTER_SECONDS: wholeNumber("DEFAULT_STALE_AFTER_SECONDS", DAY_SECONDS, 1, 365 * DAY_SECONDS),
     MAX_STALE_AFTER_SECONDS: wholeNumber("MAX_STALE_AFTER_SECONDS", 7 * DAY_SECONDS, 1, 365 * DAY_SECONDS),
+    // Abuse limits: uploads (and streams) one API key may have open at once.
+    MAX_OPEN_UPLOADS_PER_KEY: wholeNumber("MAX_OPEN_UPLOADS_PER_KEY", 1000, 1, 1_000_000),
+    MAX_OPEN_STREAMS_PER_KEY: wholeNumber("MAX_OPEN_STREAMS_PER_KEY", 100, 1, 1_000_000),
   }),
   z.transform(camelKeys),
 );

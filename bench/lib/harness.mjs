@@ -76,11 +76,14 @@ export async function startHarness(workers, { migrate = [] } = {}) {
   return harness;
 }
 
+/** The benchmarks open thousands of uploads with one key: the per-key limits would stop them. */
+const UNLIMITED = { MAX_OPEN_UPLOADS_PER_KEY: "1000000", MAX_OPEN_STREAMS_PER_KEY: "1000000" };
+
 /** Producer + consumer from their own wrangler configs, D1 migrated. */
 export function startProduct({ producerVars, consumerVars, extra = [] } = {}) {
   return startHarness(
     [
-      { configPath: CONFIGS.producer, secrets: PRODUCT_SECRETS, ...(producerVars ? { vars: producerVars } : {}) },
+      { configPath: CONFIGS.producer, secrets: PRODUCT_SECRETS, vars: { ...UNLIMITED, ...producerVars } },
       { configPath: CONFIGS.consumer, ...(consumerVars ? { vars: consumerVars } : {}) },
       ...extra,
     ],

@@ -39,6 +39,11 @@ export const authenticate =
     await next();
   };
 
+/** Whose limits a caller's new uploads count against. */
+export function ownerOf(caller: Caller): string {
+  return caller.kind === "key" ? `key:${caller.key.id}` : "anonymous";
+}
+
 async function callerFor(c: Context<AppEnv>, security: Security): Promise<Caller> {
   if (security === "none") return { kind: "anonymous" };
   const settings = config(c.env);

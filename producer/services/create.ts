@@ -1,4 +1,4 @@
-import { getUpload, insertUpload, type UploadRow } from "../../shared/db/uploads";
+import { countOpenUploads, getUpload, insertUpload, type UploadRow } from "../../shared/db/uploads";
 import { ApiError, errors } from "../../shared/errors";
 import { newUploadId } from "../../shared/ids";
 import { errorMessage } from "../../shared/r2-errors";
@@ -8,7 +8,22 @@ import { issueUploadToken } from "../auth/tokens";
 import { normaliseSha256 } from "../integrity";
 import type { Bindings } from "./bindings";
 
-export type NewUploadRequest = CreateUploadRequest & { api: UploadRow["api"] };
+export type NewUploadRequest = CreateUploadRequest & {
+  api: UploadRow["api"];
+  /** Whose limit the upload counts against: an API key's id, or "anonymous". */
+  owner: string;
+};
+
+const RETRY_LIMITED_SECONDS = 60;
+
+const overLimit = (mode: UploadRow["mode"], limit: number) =>
+  new ApiError(
+    429,
+    "too_many_open_uploads",
+    `this API key already has ${limit} open ${mode === "stream" ? "streams" : "uploads"}: complete or abort some first`,
+    { limit, mode },
+    { "Retry-After": String(RETRY_LIMITED_SECONDS) },
+  );
 
 /**
  * Opens an upload: the R2 multipart upload first, then its D1 row under our own short id. The
@@ -37,13 +52,18 @@ export async function createUpload(env: Bindings, settings: ProducerConfig, requ
     throw new ApiError(400, "invalid_stale_after", `staleAfterSeconds must be at most ${settings.maxStaleAfterSeconds}`);
   }
 
+  // Refused before R2 is touched; the insert below checks again, atomically, for racing creates.
+  const openLimit = mode === "stream" ? settings.maxOpenStreamsPerKey : settings.maxOpenUploadsPerKey;
+  if ((await countOpenUploads(env.DB, request.owner, mode)) >= openLimit) throw overLimit(mode, openLimit);
+
   const multipart = await env.BUCKET.createMultipartUpload(request.key, {
     httpMetadata: request.contentType === undefined ? undefined : { contentType: request.contentType },
     customMetadata: request.metadata,
   });
   const uploadId = newUploadId();
+  let inserted: boolean;
   try {
-    await insertUpload(env.DB, {
+    inserted = await insertUpload(env.DB, {
       uploadId,
       r2UploadId: multipart.uploadId,
       key: request.key,
@@ -56,12 +76,18 @@ export async function createUpload(env: Bindings, settings: ProducerConfig, requ
       mode,
       sha256,
       now: Date.now(),
+      owner: request.owner,
+      openLimit,
     });
   } catch (error) {
     // Without its D1 row nothing could ever complete or sweep the R2 upload: drop it now.
     await multipart.abort().catch(() => undefined);
     console.error(JSON.stringify({ event: "register_upload_failed", uploadId, key: request.key, error: errorMessage(error) }));
     throw errors.databaseUnavailable();
+  }
+  if (!inserted) {
+    await multipart.abort().catch(() => undefined);
+    throw overLimit(mode, openLimit);
   }
   const row = await getUpload(env.DB, uploadId);
   if (row === null) throw new Error("an upload vanished right after it was registered");

@@ -37,6 +37,7 @@ export type UploadRow = {
   lease_id: string | null;
   lease_until: number | null;
   sha256: string | null;
+  owner: string | null;
 };
 
 export type NewUpload = {
@@ -52,15 +53,28 @@ export type NewUpload = {
   mode: UploadRow["mode"];
   sha256: string | null;
   now: number;
+  /** Who opened it (an API key's id, or "anonymous"); null: counts against no one. */
+  owner?: string | null;
+  /** Insert only while the owner has fewer open uploads of this mode than this. */
+  openLimit?: number | null;
 };
 
-export async function insertUpload(db: D1Database, upload: NewUpload): Promise<void> {
-  await db
+/** What counts against a key's limit: its uploads that are open or being completed, of one mode. */
+const openByOwner = (owner: string, mode: string) => `SELECT count(*) FROM uploads o
+  WHERE o.owner = ${owner} AND o.mode = ${mode} AND o.state IN ('open', 'completing')`;
+
+/**
+ * Registers an upload. With an owner and a limit, the count and the insert are one statement,
+ * so concurrent creates cannot overshoot the limit; false when the limit refused it.
+ */
+export async function insertUpload(db: D1Database, upload: NewUpload): Promise<boolean> {
+  const result = await db
     .prepare(
       `INSERT INTO uploads (upload_id, object_key, api, state, part_size, expected_parts, content_type,
          custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at, mode, sha256,
-         r2_upload_id)
-       VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10, ?11, ?12)`,
+         r2_upload_id, owner)
+       SELECT ?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10, ?11, ?12, ?13
+       WHERE ?14 IS NULL OR ?13 IS NULL OR (${openByOwner("?13", "?10")}) < ?14`,
     )
     .bind(
       upload.uploadId,
@@ -75,8 +89,20 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<v
       upload.mode,
       upload.sha256,
       upload.r2UploadId,
+      upload.owner ?? null,
+      upload.openLimit ?? null,
     )
     .run();
+  return result.meta.changes > 0;
+}
+
+/** How many uploads of this mode the owner has open or being completed. */
+export async function countOpenUploads(db: D1Database, owner: string, mode: UploadRow["mode"]): Promise<number> {
+  const row = await db
+    .prepare(`SELECT (${openByOwner("?1", "?2")}) AS n`)
+    .bind(owner, mode)
+    .first<{ n: number }>();
+  return row?.n ?? 0;
 }
 
 export async function getUpload(db: D1Database, uploadId: string): Promise<UploadRow | null> {

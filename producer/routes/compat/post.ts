@@ -2,7 +2,7 @@ import * as z from "zod/mini";
 import { ApiError } from "../../../shared/errors";
 import { CompatCompleteRequest, CompatCreated } from "../../../shared/schemas";
 import { authorizeObjectKey } from "../../auth/authorize";
-import { tokenSecret } from "../../auth/middleware";
+import { ownerOf, tokenSecret } from "../../auth/middleware";
 import { config } from "../../context";
 import { defineRoute, readJson } from "../../http/route";
 import { completeUpload } from "../../services/complete";
@@ -27,7 +27,10 @@ export const compatPost = defineRoute(
     responses: {
       200: { description: "mpu-create: the upload; mpu-complete: no body, the ETag header", json: CompatCreated, headers: { ETag: "mpu-complete: the object's ETag" } },
     },
-    errors: { 503: "Storage or the database is unavailable; try again" },
+    errors: {
+      429: "mpu-create: this API key has as many open uploads as it may; Retry-After says when to try again",
+      503: "Storage or the database is unavailable; try again",
+    },
   },
   async (c, { query, caller }) => {
     const key = rawKey(c);
@@ -35,7 +38,7 @@ export const compatPost = defineRoute(
       authorizeObjectKey(caller, key, "write");
       if (caller.kind === "token") throw new ApiError(403, "forbidden", "an upload token only grants access to its own upload");
       const settings = config(c.env);
-      const row = await createUpload(c.env, settings, { key, api: "compat" });
+      const row = await createUpload(c.env, settings, { key, api: "compat", owner: ownerOf(caller) });
       const { uploadToken } = await tokenFor(tokenSecret(c.env), row, settings.tokenTtlSeconds);
       // uploadToken is an extra field: clients of the example ignore it.
       return c.json({ key: row.object_key, uploadId: row.upload_id, uploadToken });

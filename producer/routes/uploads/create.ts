@@ -1,6 +1,6 @@
 import { CreatedUpload, CreateUploadRequest } from "../../../shared/schemas";
 import { authorizeObjectKey } from "../../auth/authorize";
-import { tokenSecret } from "../../auth/middleware";
+import { ownerOf, tokenSecret } from "../../auth/middleware";
 import { config } from "../../context";
 import { defineRoute } from "../../http/route";
 import { createUpload, tokenFor } from "../../services/create";
@@ -25,12 +25,16 @@ export const create = defineRoute(
         headers: { Location: "The upload's URL" },
       },
     },
-    errors: { 413: "The JSON body is over 64 KiB", 503: "Storage or the database is unavailable; try again" },
+    errors: {
+      413: "The JSON body is over 64 KiB",
+      429: "This API key has as many open uploads (or streams) as it may; Retry-After says when to try again",
+      503: "Storage or the database is unavailable; try again",
+    },
   },
   async (c, { body, caller }) => {
     authorizeObjectKey(caller, body.key, "write");
     const settings = config(c.env);
-    const row = await createUpload(c.env, settings, { ...body, api: "native" });
+    const row = await createUpload(c.env, settings, { ...body, api: "native", owner: ownerOf(caller) });
     const [status, token] = await Promise.all([
       statusOf(c.env.DB, row),
       tokenFor(tokenSecret(c.env), row, settings.tokenTtlSeconds),
