@@ -414,6 +414,8 @@ export interface operations {
       403: components["responses"]["Error"];
       /** @description The JSON body is over 64 KiB */
       413: components["responses"]["Error"];
+      /** @description This API key has as many open uploads (or streams) as it may; Retry-After says when to try again */
+      429: components["responses"]["Error"];
       /** @description Storage or the database is unavailable; try again */
       503: components["responses"]["Error"];
     };
@@ -907,6 +909,8 @@ export interface operations {
       401: components["responses"]["Error"];
       /** @description The credential may not do this */
       403: components["responses"]["Error"];
+      /** @description mpu-create: this API key has as many open uploads as it may; Retry-After says when to try again */
+      429: components["responses"]["Error"];
       /** @description Storage or the database is unavailable; try again */
       503: components["responses"]["Error"];
     };
