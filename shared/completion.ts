@@ -111,7 +111,7 @@ async function completeInR2(bucket: R2Bucket, { upload, parts }: Claim) {
   try {
     const object = await bucket
       .resumeMultipartUpload(upload.object_key, upload.r2_upload_id)
-      .complete(sorted.map((part) => ({ partNumber: part.part_number, etag: part.etag })));
+      .complete(sorted.map((part) => ({ partNumber: part.r2_part ?? part.part_number, etag: part.etag })));
     return { kind: "completed", etag: object.etag, size: object.size } satisfies CompletionOutcome;
   } catch (error) {
     return classifyFailure(bucket, upload, sorted, error);

@@ -9,8 +9,13 @@ import { UploadNotification } from "./notifications";
  */
 export const components = z.registry<{ id: string }>();
 
-/** R2's own bounds on multipart uploads. */
-export const MAX_PARTS = 10_000;
+/** R2's own bound on the part numbers of a multipart upload. */
+export const R2_MAX_PARTS = 10_000;
+/**
+ * Parts a client may send: each has two R2 part numbers (2n-1 and 2n), so that a re-sent part
+ * never overwrites the accepted copy before it is verified (see docs/design.md).
+ */
+export const MAX_PARTS = R2_MAX_PARTS / 2;
 export const MAX_KEY_BYTES = 1024;
 export const MAX_CHUNK_SEQUENCE = 1_000_000;
 /** The largest count of bytes any size field can hold: R2 objects stop at 5 TiB. */
@@ -171,8 +176,8 @@ export const UploadStatus = z
     api: UploadApi,
     state: UploadState,
     partSize: z.nullable(bytesCount),
-    expectedParts: z.nullable(count(MAX_PARTS, "expectedParts")),
-    receivedParts: count(MAX_PARTS, "receivedParts"),
+    expectedParts: z.nullable(count(R2_MAX_PARTS, "expectedParts")),
+    receivedParts: count(R2_MAX_PARTS, "receivedParts"),
     missingParts: z.array(PartRange),
     bytesReceived: bytesCount,
     contentType: z.nullable(z.string()),
@@ -198,7 +203,7 @@ export type UploadStatus = z.infer<typeof UploadStatus>;
 
 export const CreatedUpload = z
   .extend(UploadStatus, {
-    parts: z.nullable(count(MAX_PARTS, "parts")),
+    parts: z.nullable(count(R2_MAX_PARTS, "parts")),
     uploadToken: z.nullable(
       z.string().check(z.meta({ description: "HS256 JWT granting access to this upload only; null when tokens are off" })),
     ),
@@ -246,7 +251,9 @@ export const PartEvent = z.object({
   type: z.literal("part.uploaded"),
   uploadId: UploadId,
   key: z.string().check(z.minLength(1)),
-  partNumber: positive(MAX_PARTS, "partNumber"),
+  partNumber: positive(R2_MAX_PARTS, "partNumber"),
+  /** The R2 part number the copy went to (2n-1 or 2n); absent: the part's own number. */
+  r2Part: z.optional(positive(R2_MAX_PARTS, "r2Part")),
   etag: z.string().check(z.minLength(1)),
   size: bytesCount,
   /** Order in which R2 accepted this upload's parts; the highest one of a part number is R2's copy. */

@@ -828,7 +828,7 @@ export interface operations {
       query: {
         /** @description Upload id: 22 URL-safe characters */
         uploadId?: string;
-        /** @description Part number, 1 to 10000 (mpu-uploadpart) */
+        /** @description Part number, 1 to 5000 (mpu-uploadpart) */
         partNumber?: string;
         action: string;
       };
@@ -875,7 +875,7 @@ export interface operations {
       query: {
         /** @description Upload id: 22 URL-safe characters */
         uploadId?: string;
-        /** @description Part number, 1 to 10000 (mpu-uploadpart) */
+        /** @description Part number, 1 to 5000 (mpu-uploadpart) */
         partNumber?: string;
         action: string;
       };
@@ -920,7 +920,7 @@ export interface operations {
       query: {
         /** @description Upload id: 22 URL-safe characters */
         uploadId?: string;
-        /** @description Part number, 1 to 10000 (mpu-uploadpart) */
+        /** @description Part number, 1 to 5000 (mpu-uploadpart) */
         partNumber?: string;
         action: string;
       };

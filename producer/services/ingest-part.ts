@@ -1,4 +1,4 @@
-import { type PartsSummary, recordIngestedPart, summarizeParts } from "../../shared/db/parts";
+import { type PartsSummary, recordedR2Part, recordIngestedPart, summarizeParts } from "../../shared/db/parts";
 import { fixExpectedParts, getUpload, nextPartSequence, type UploadRow } from "../../shared/db/uploads";
 import { ApiError, errors } from "../../shared/errors";
 import { errorMessage, R2Code, r2ErrorCode } from "../../shared/r2-errors";
@@ -30,24 +30,35 @@ export async function ingestPart(env: Bindings, upload: UploadRow, part: PartBod
   const row = await applyFinalMarker(env.DB, upload, part);
   checkPartSize(part.final ? { ...row, expected_parts: part.partNumber } : row, part.partNumber, part.size);
 
+  const r2Part = spareR2Part(row, part.partNumber, await recordedR2Part(env.DB, row.upload_id, part.partNumber));
   const metered = meterBody(part.body, part.size, part.sha256 !== null);
   let etag: string;
   let sha256: string | null;
   try {
     const multipart = env.BUCKET.resumeMultipartUpload(row.object_key, row.r2_upload_id);
-    etag = (await multipart.uploadPart(part.partNumber, metered.stream)).etag;
+    etag = (await multipart.uploadPart(r2Part, metered.stream)).etag;
     ({ sha256 } = await metered.done);
   } catch (error) {
     throw metered.lengthError(error) ?? uploadPartError(row, part.partNumber, error);
   }
   const uploadedAt = Date.now();
   if (part.sha256 !== null && sha256 !== part.sha256) {
-    // R2 now holds the refused bytes for this part number. The sequence still moves, so that no
-    // completion goes ahead with the older copy R2 no longer has; the part is not recorded.
-    await nextPartSequence(env.DB, row.upload_id, uploadedAt);
+    // The refused bytes went to the spare R2 part number: the accepted copy is untouched and D1
+    // still points at it. Only an upload from before part slots has no spare, so there R2 lost
+    // the accepted copy: the sequence moves, so that no completion goes ahead without it.
+    if (row.part_slots < 2) await nextPartSequence(env.DB, row.upload_id, uploadedAt);
     throw digestMismatch("part");
   }
-  const recorded = { uploadId: row.upload_id, key: row.object_key, partNumber: part.partNumber, etag, size: part.size, uploadedAt, sha256 };
+  const recorded = {
+    uploadId: row.upload_id,
+    key: row.object_key,
+    partNumber: part.partNumber,
+    r2Part,
+    etag,
+    size: part.size,
+    uploadedAt,
+    sha256,
+  };
   const sequence = await recordIngestedPart(env.DB, recorded);
   if (sequence === null) throw errors.endedInFlight();
   const event: PartEvent = { type: "part.uploaded", ...recorded, sequence };
@@ -59,6 +70,16 @@ export async function ingestPart(env: Bindings, upload: UploadRow, part: PartBod
     throw errors.enqueueFailed("part");
   }
   return { partNumber: part.partNumber, etag, size: part.size, sha256 };
+}
+
+/**
+ * Where a copy of part n goes in R2: of its two part numbers (2n-1, 2n), the one its accepted
+ * copy is not in, so that the accepted copy survives until the new one is verified and recorded.
+ */
+function spareR2Part(upload: UploadRow, partNumber: number, recorded: number | null): number {
+  if (upload.part_slots < 2) return partNumber;
+  const first = 2 * partNumber - 1;
+  return recorded === first ? first + 1 : first;
 }
 
 /** The final marker fixes the part count before any byte is written, so a conflicting marker is refused. */

@@ -35,7 +35,7 @@ export function claimStatements(
     db.prepare("SELECT * FROM uploads WHERE claim_id = ?1").bind(claimId),
     db
       .prepare(
-        `SELECT p.upload_id, p.part_number, p.etag, p.size, p.uploaded_at
+        `SELECT p.upload_id, p.part_number, p.etag, p.size, p.uploaded_at, p.r2_part
          FROM parts p JOIN uploads u ON u.upload_id = p.upload_id
          WHERE u.claim_id = ?1 AND p.part_number <= u.expected_parts
          ORDER BY p.upload_id, p.part_number`,

@@ -42,5 +42,5 @@ export function claimable(upload: string, leaseCutoff: string): string {
  */
 export const PART_UPSERT = `ON CONFLICT (upload_id, part_number) DO UPDATE SET
     etag = excluded.etag, size = excluded.size, seq = excluded.seq, uploaded_at = excluded.uploaded_at,
-    recorded_at = excluded.recorded_at, sha256 = excluded.sha256
+    recorded_at = excluded.recorded_at, sha256 = excluded.sha256, r2_part = excluded.r2_part
   WHERE excluded.seq > parts.seq`;

@@ -7,6 +7,8 @@ export type PartRow = {
   etag: string;
   size: number;
   uploaded_at: number;
+  /** The R2 part number holding this copy; null: the part's own number. */
+  r2_part: number | null;
 };
 
 /** A part R2 has just accepted, as the producer records it. */
@@ -18,6 +20,8 @@ export type IngestedPartRecord = {
   size: number;
   uploadedAt: number;
   sha256: string | null;
+  /** The R2 part number the copy went to. */
+  r2Part: number;
 };
 
 /**
@@ -42,15 +46,24 @@ export async function recordIngestedPart(db: D1Database, part: IngestedPartRecor
     // Reads the sequence just taken: same transaction, and the same conditions as the bump.
     db
       .prepare(
-        `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at, sha256)
-         SELECT u.upload_id, ?3, ?4, ?5, u.part_seq, ?6, ?6, ?7 FROM uploads u
+        `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at, sha256, r2_part)
+         SELECT u.upload_id, ?3, ?4, ?5, u.part_seq, ?6, ?6, ?7, ?8 FROM uploads u
          WHERE u.upload_id = ?1 AND u.object_key = ?2 AND ${acceptsParts("u")}
          ${PART_UPSERT}`,
       )
-      .bind(part.uploadId, part.key, part.partNumber, part.etag, part.size, part.uploadedAt, part.sha256),
+      .bind(part.uploadId, part.key, part.partNumber, part.etag, part.size, part.uploadedAt, part.sha256, part.r2Part),
   ]);
   const row = bumped?.results[0] as { part_seq: number } | undefined;
   return row?.part_seq ?? null;
+}
+
+/** The R2 part number holding the recorded copy of a part; null when none is recorded. */
+export async function recordedR2Part(db: D1Database, uploadId: string, partNumber: number): Promise<number | null> {
+  const row = await db
+    .prepare("SELECT coalesce(r2_part, part_number) AS r2_part FROM parts WHERE upload_id = ?1 AND part_number = ?2")
+    .bind(uploadId, partNumber)
+    .first<{ r2_part: number }>();
+  return row?.r2_part ?? null;
 }
 
 export type PartsSummary = {
@@ -88,11 +101,11 @@ export async function summarizeParts(db: D1Database, uploadId: string): Promise<
 export function recordPartsStatement(db: D1Database, events: PartEvent[], now: number): D1PreparedStatement {
   return db
     .prepare(
-      `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at, sha256)
+      `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at, sha256, r2_part)
        SELECT json_extract(e.value, '$.uploadId'), json_extract(e.value, '$.partNumber'),
               json_extract(e.value, '$.etag'), json_extract(e.value, '$.size'),
               json_extract(e.value, '$.sequence'), json_extract(e.value, '$.uploadedAt'), ?2,
-              json_extract(e.value, '$.sha256')
+              json_extract(e.value, '$.sha256'), json_extract(e.value, '$.r2Part')
        FROM json_each(?1) AS e
        WHERE EXISTS (
          SELECT 1 FROM uploads u

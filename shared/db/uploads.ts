@@ -38,6 +38,8 @@ export type UploadRow = {
   lease_until: number | null;
   sha256: string | null;
   owner: string | null;
+  /** R2 part numbers per part: 2 (copies alternate between 2n-1 and 2n), or 1 for older uploads. */
+  part_slots: number;
 };
 
 export type NewUpload = {
@@ -72,8 +74,9 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<b
     .prepare(
       `INSERT INTO uploads (upload_id, object_key, api, state, part_size, expected_parts, content_type,
          custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at, mode, sha256,
-         r2_upload_id, owner)
-       SELECT ?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10, ?11, ?12, ?13
+         r2_upload_id, owner, part_slots)
+       SELECT ?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10, ?11, ?12, ?13,
+         CASE ?10 WHEN 'parts' THEN 2 ELSE 1 END
        WHERE ?14 IS NULL OR ?13 IS NULL OR (${openByOwner("?13", "?10")}) < ?14`,
     )
     .bind(

@@ -111,13 +111,13 @@ describe("part ranges and sizes", () => {
     expect(() => parseRanges(["4-"])).toThrow(/unreadable/);
   });
 
-  it("defaults to 8 MiB and grows for files beyond 10,000 parts", () => {
+  it("defaults to 8 MiB and grows for files beyond 5,000 parts", () => {
     expect(choosePartSize(100 * MiB, undefined)).toBe(8 * MiB);
     const huge = 200 * 1024 * MiB;
     const grown = choosePartSize(huge, undefined);
     expect(grown % MiB).toBe(0);
     expect(Math.ceil(huge / grown)).toBeLessThanOrEqual(MAX_PARTS);
-    expect(() => choosePartSize(huge, 5 * MiB)).toThrow(/more than 10000 parts/);
+    expect(() => choosePartSize(huge, 5 * MiB)).toThrow(/more than 5000 parts/);
   });
 });
 

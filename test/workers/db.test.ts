@@ -32,7 +32,7 @@ async function openUpload(expectedParts: number | null = 2): Promise<{ uploadId:
 }
 
 function part(upload: { uploadId: string; key: string }, partNumber: number, etag: string, uploadedAt = T0): IngestedPartRecord {
-  return { ...upload, partNumber, etag, size: PART, uploadedAt, sha256: null };
+  return { ...upload, partNumber, r2Part: 2 * partNumber - 1, etag, size: PART, uploadedAt, sha256: null };
 }
 
 function eventOf(record: IngestedPartRecord, sequence: number): PartEvent {

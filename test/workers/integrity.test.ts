@@ -1,10 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { stagingPrefix } from "../../shared/db/chunks";
-import type { UploadNotification } from "../../shared/notifications";
 
 import { signWebhook, verifyWebhook } from "../../shared/webhook-signature";
-import { bytes, captureLogs, concat, objectBytes, PART, Pipeline } from "./helpers";
+import { bytes, captureLogs, concat, objectBytes, PART, Pipeline, storedState } from "./helpers";
 
 async function sha256Base64(data: Uint8Array): Promise<string> {
   return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", data))));
@@ -82,23 +81,40 @@ describe("Content-Digest on parts and chunks", () => {
     expect(pipeline.queue.drain()).toEqual([]);
   });
 
-  it("refuses a part whose bytes do not match, counts nothing, and waits for a good copy", async () => {
+  it("refuses a re-sent part whose bytes do not match and keeps the accepted copy: the upload completes with it", async () => {
     const pipeline = new Pipeline();
     const upload = await pipeline.create({ key: "digest/bad.bin", parts: 1, partSize: PART });
     const good = bytes(500, 2);
     const first = await putWith(pipeline, `/uploads/${upload.uploadId}/parts/1`, good, {});
     expect(first.status).toBe(200);
+    const before = await storedState();
     const corrupt = bytes(500, 3);
     const refused = await putWith(pipeline, `/uploads/${upload.uploadId}/parts/1`, corrupt, {
       "content-digest": `sha-256=:${await sha256Base64(good)}:`,
     });
     expect(refused.status).toBe(400);
     expect(refused.body).toMatchObject({ error: { code: "digest_mismatch" } });
-
-    // Only the first copy's event exists, but R2 now holds the corrupt copy: no completion yet.
+    // The refused bytes went to the part's spare R2 part number: nothing D1 or the bucket's
+    // objects hold changed, and no event went out for them.
+    expect(await storedState()).toBe(before);
     const events = pipeline.queue.drain();
     expect(events).toHaveLength(1);
+
     await pipeline.deliver(events);
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await objectBytes(upload.key)).toEqual(good);
+  });
+
+  it("refuses a first copy whose bytes do not match, counts nothing, and waits for a good copy", async () => {
+    const pipeline = new Pipeline();
+    const upload = await pipeline.create({ key: "digest/bad-first.bin", parts: 1, partSize: PART });
+    const good = bytes(500, 4);
+    const refused = await putWith(pipeline, `/uploads/${upload.uploadId}/parts/1`, bytes(500, 5), {
+      "content-digest": `sha-256=:${await sha256Base64(good)}:`,
+    });
+    expect(refused.status).toBe(400);
+    expect((await pipeline.status(upload.uploadId)).receivedParts).toBe(0);
+    await pipeline.cron(Date.now());
     expect((await pipeline.status(upload.uploadId)).state).toBe("open");
 
     await putWith(pipeline, `/uploads/${upload.uploadId}/parts/1`, good, {
@@ -239,9 +255,7 @@ describe("notifications", () => {
     await pipeline.cron(Date.now() + 60 * 60 * 1000);
     await pipeline.settle();
 
-    const byUpload = new Map(
-      (pipeline.notifications.drainAll() as unknown as UploadNotification[]).map((n) => [n.uploadId, n]),
-    );
+    const byUpload = new Map(pipeline.notifications.drainAll().map((n) => [n.uploadId, n]));
     expect(byUpload.get(done.uploadId)).toMatchObject({
       type: "upload.completed",
       key: "notify/done.bin",

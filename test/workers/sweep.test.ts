@@ -60,6 +60,7 @@ describe("stale sweep", () => {
       uploadId: upload.uploadId,
       key: upload.key,
       partNumber: 2,
+      r2Part: 3,
       etag: "late-etag",
       size: 10,
       uploadedAt: Date.now(),

@@ -21,7 +21,7 @@ export function rawKey(c: AppContext): string {
 
 export const UploadQuery = z.object({
   uploadId: z.optional(UploadId),
-  partNumber: z.optional(z.string().check(z.meta({ description: "Part number, 1 to 10000 (mpu-uploadpart)" }))),
+  partNumber: z.optional(z.string().check(z.meta({ description: "Part number, 1 to 5000 (mpu-uploadpart)" }))),
 });
 
 export function requireQuery(value: string | undefined, name: string): string {
