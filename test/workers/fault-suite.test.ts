@@ -6,6 +6,10 @@ import { bytes, captureLogs, concat, objectBytes, PART, Pipeline, r2UploadIdOf, 
 const UPLOADS = 200;
 const ABANDON_RATE = 0.1;
 const DUPLICATE_RATE = 0.2;
+/** Events lost after their part's 2xx (a runtime killed with its in-memory queue): the cron finds those uploads. */
+const LOSS_RATE = 0.05;
+/** Re-sends of an accepted part whose bytes do not match their Content-Digest: refused, and must change nothing. */
+const CORRUPT_RESEND_RATE = 0.05;
 const RATES: FaultRates = {
   uploadPart: 0.1,
   complete: 0.15,
@@ -62,6 +66,7 @@ describe("the pipeline under injected faults", () => {
     }
 
     // Parts go out in random order across all uploads; abandoned uploads stop before their last part.
+    let corruptResends = 0;
     const sends = plans.flatMap((plan) => {
       const numbers = plan.sizes.map((_, index) => index + 1);
       return (plan.abandoned ? numbers.slice(0, rng.int(numbers.length)) : numbers).map((n) => ({ plan, n }));
@@ -74,14 +79,25 @@ describe("the pipeline under injected faults", () => {
         expect(response.status, JSON.stringify(response.body)).toBe(200);
         plan.latest.set(n, data);
       }
+      if (rng.chance(CORRUPT_RESEND_RATE)) {
+        const accepted = plan.latest.get(n)!;
+        const digest = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("SHA-256", accepted))));
+        const corrupt = bytes(accepted.byteLength, rng.int(2 ** 30));
+        const refused = await withRetries(() =>
+          pipeline.putPart(plan.uploadId, n, corrupt, { headers: { "content-digest": `sha-256=:${digest}:` } }),
+        );
+        expect(refused.status, JSON.stringify(refused.body)).toBe(400);
+        corruptResends++;
+      }
     }
 
     // The queue: random batches, 20% of messages delivered twice, retried messages come back.
     const abandonedIds = new Set(plans.filter((plan) => plan.abandoned).map((plan) => plan.uploadId));
     const events = pipeline.queue.drain();
     const late = events.filter((event) => abandonedIds.has(event.uploadId) && rng.chance(0.5));
+    const lost = events.filter((event) => !late.includes(event) && rng.chance(LOSS_RATE));
     const queue = new ChaosQueue(pipeline, rng, DUPLICATE_RATE);
-    queue.add(events.filter((event) => !late.includes(event)));
+    queue.add(events.filter((event) => !late.includes(event) && !lost.includes(event)));
     await queue.drain();
     // Claims left by invocations that "died" are taken over once their lease runs out.
     for (let run = 1; run <= 5; run++) await cron(Date.now() + run * 5 * MINUTE);
@@ -96,7 +112,9 @@ describe("the pipeline under injected faults", () => {
 
     expect(queue.pending).toEqual([]);
     expect(queue.deadLetters).toEqual([]);
-    // Faults really were injected, of every kind.
+    // Faults really were injected, of every kind, and so were lost events and refused re-sends.
+    expect(lost.length).toBeGreaterThan(0);
+    expect(corruptResends).toBeGreaterThan(0);
     for (const [kind, count] of Object.entries(faults.injected)) expect(count, kind).toBeGreaterThan(0);
 
     for (const plan of plans) {
