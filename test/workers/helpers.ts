@@ -10,6 +10,7 @@ import { expect } from "vitest";
 import consumer from "../../consumer/index";
 import producer from "../../producer/index";
 import { type ConsumerConfig, consumerConfig } from "../../shared/config";
+import type { UploadNotification } from "../../shared/notifications";
 import type { PartEvent, QueueMessage, UploadStatus } from "../../shared/schemas";
 
 export const MiB = 1024 * 1024;
@@ -49,41 +50,50 @@ export async function sha256(data: ArrayBuffer | Uint8Array): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** A queue binding wrapper that records every event sent and can be told to fail. */
-export class RecordingQueue {
-  readonly sent: QueueMessage[] = [];
+/** A queue binding wrapper that records every message sent and can be told to fail. */
+export class RecordingQueue<Body = QueueMessage> implements Queue<Body> {
+  readonly sent: Body[] = [];
   failing = false;
   /** Decides per send whether it fails; for fault injection at a rate. */
   failWhen: () => boolean = () => this.failing;
   constructor(private readonly real: Queue) {}
 
-  async send(body: QueueMessage, options?: QueueSendOptions): Promise<void> {
+  metrics(): Promise<QueueMetrics> {
+    return this.real.metrics();
+  }
+
+  async send(body: Body, options?: QueueSendOptions): Promise<QueueSendResponse> {
     if (this.failWhen()) throw new Error("injected queue failure");
-    await this.real.send(body, options);
+    const response = await this.real.send(body, options);
     this.sent.push(body);
+    return response;
   }
 
   async sendBatch(
-    messages: Iterable<MessageSendRequest<QueueMessage>>,
+    messages: Iterable<MessageSendRequest<Body>>,
     options?: QueueSendBatchOptions,
-  ): Promise<void> {
+  ): Promise<QueueSendBatchResponse> {
     if (this.failWhen()) throw new Error("injected queue failure");
     const list = [...messages];
-    await this.real.sendBatch(list, options);
+    const response = await this.real.sendBatch(list, options);
     this.sent.push(...list.map((message) => message.body));
+    return response;
   }
 
+  /** Takes every message recorded so far. */
+  drainAll(): Body[] {
+    return this.sent.splice(0, this.sent.length);
+  }
+}
+
+/** The pipeline's own queue: part events can be taken apart from the rest. */
+export class EventQueue extends RecordingQueue<QueueMessage> {
   /** Takes the part events recorded so far, leaving none (stream events stay for drainAll). */
   drain(): PartEvent[] {
     const parts = this.sent.filter((message): message is PartEvent => message.type === "part.uploaded");
     const rest = this.sent.filter((message) => message.type !== "part.uploaded");
     this.sent.splice(0, this.sent.length, ...rest);
     return parts;
-  }
-
-  /** Takes every message recorded so far. */
-  drainAll(): QueueMessage[] {
-    return this.sent.splice(0, this.sent.length);
   }
 }
 
@@ -93,9 +103,9 @@ export class RecordingQueue {
  * wrapped to inject faults).
  */
 export class Pipeline {
-  readonly queue: RecordingQueue;
+  readonly queue: EventQueue;
   /** The downstream notification queue (a recording wrapper around the real queue). */
-  readonly notifications: RecordingQueue;
+  readonly notifications: RecordingQueue<UploadNotification>;
   private readonly producerEnv: TestEnv;
   private readonly consumerEnv: TestEnv & { NOTIFICATIONS: Queue };
   readonly settings: ConsumerConfig;
@@ -111,26 +121,26 @@ export class Pipeline {
       producerVars?: Record<string, string>;
     } = {},
   ) {
-    this.queue = new RecordingQueue(env.UPLOAD_EVENTS);
-    this.notifications = new RecordingQueue(env.UPLOAD_EVENTS);
+    this.queue = new EventQueue(env.UPLOAD_EVENTS);
+    this.notifications = new RecordingQueue<UploadNotification>(env.UPLOAD_EVENTS);
     const bucket = overrides.bucket ?? env.BUCKET;
     const db = overrides.db ?? env.DB;
     this.producerEnv = {
       ...env,
       BUCKET: bucket,
       DB: db,
-      UPLOAD_EVENTS: this.queue as unknown as Queue,
+      UPLOAD_EVENTS: this.queue,
       ...overrides.producerVars,
     };
     this.consumerEnv = {
       ...env,
       BUCKET: bucket,
       DB: db,
-      UPLOAD_EVENTS: this.queue as unknown as Queue,
-      NOTIFICATIONS: this.notifications as unknown as Queue,
+      UPLOAD_EVENTS: this.queue,
+      NOTIFICATIONS: this.notifications,
       ...overrides.consumerVars,
     };
-    this.settings = consumerConfig(this.consumerEnv as unknown as Record<string, unknown>);
+    this.settings = consumerConfig(this.consumerEnv);
   }
 
   async fetch(path: string, init?: RequestInit): Promise<Response> {
