@@ -1,94 +1,15 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { stagingPrefix } from "../../shared/db/chunks";
-import type { UploadStatus } from "../../shared/schemas";
-import { Rng } from "./chaos";
 import { probeBucket, r2Error } from "./faults";
 import { bytes, captureLogs, MiB, objectBytes, PART, Pipeline, r2UploadIdOf, sha256 } from "./helpers";
+import { createStream, objectSha256, partSizes, sha256Of, stagedKeys } from "./stream-helpers";
+
+// The two long tests of chunk streams (64 MiB, 2,000 random chunks) have files of their own,
+// stream-volume.test.ts and stream-random.test.ts, so that they run beside these.
 
 const HOUR = 60 * 60 * 1000;
 
-async function createStream(
-  pipeline: Pipeline,
-  key: string,
-  extra: Record<string, unknown> = {},
-): Promise<UploadStatus> {
-  return pipeline.create({ key, mode: "stream", partSize: PART, ...extra });
-}
-
-/** SHA-256 of a sequence of byte arrays, without concatenating them. */
-async function sha256Of(chunks: Iterable<Uint8Array>): Promise<string> {
-  const digest = new crypto.DigestStream("SHA-256");
-  const writer = digest.getWriter();
-  for (const chunk of chunks) await writer.write(chunk);
-  await writer.close();
-  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function objectSha256(key: string): Promise<string | null> {
-  const object = await env.BUCKET.get(key);
-  if (object === null) return null;
-  const digest = new crypto.DigestStream("SHA-256");
-  await object.body.pipeTo(digest);
-  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function partSizes(uploadId: string): Promise<number[]> {
-  const { results } = await env.DB.prepare("SELECT size FROM parts WHERE upload_id = ?1 ORDER BY part_number")
-    .bind(uploadId)
-    .all<{ size: number }>();
-  return results.map((row) => row.size);
-}
-
-async function stagedKeys(uploadId: string): Promise<string[]> {
-  return (await env.BUCKET.list({ prefix: stagingPrefix(uploadId) })).objects.map((object) => object.key);
-}
-
 describe("chunk streams", () => {
-  it("coalesces a 64 MiB stream of 64 KiB chunks into parts of exactly the part size", async () => {
-    const pipeline = new Pipeline();
-    const upload = await createStream(pipeline, "stream/64mib.bin");
-    const chunks = Array.from({ length: 1024 }, (_, i) => bytes(64 * 1024, 1000 + i));
-    for (const [i, chunk] of chunks.entries()) {
-      const response = await pipeline.putChunk(upload.uploadId, i + 1, chunk, { final: i === chunks.length - 1 });
-      expect(response.status).toBe(200);
-    }
-    await pipeline.settle();
-
-    const status = await pipeline.status(upload.uploadId);
-    expect(status.state).toBe("completed");
-    expect(status.object?.size).toBe(64 * MiB);
-    const sizes = await partSizes(upload.uploadId);
-    expect(sizes.slice(0, -1).every((size) => size === PART)).toBe(true);
-    expect(sizes.at(-1)).toBe(64 * MiB - 12 * PART);
-    expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
-    expect(await stagedKeys(upload.uploadId)).toEqual([]);
-  }, 120_000);
-
-  it("completes a stream of 2,000 random-size chunks sent in random order, 10% twice, byte for byte", async () => {
-    const rng = new Rng(4242);
-    const pipeline = new Pipeline();
-    const upload = await createStream(pipeline, "stream/random.bin");
-    const chunks = Array.from({ length: 2000 }, (_, i) => bytes(1 + rng.int(256 * 1024), 5000 + i));
-    const sends = chunks.map((_, i) => i + 1);
-    sends.push(...sends.filter(() => rng.chance(0.1)));
-    for (const seq of rng.shuffle(sends)) {
-      const response = await pipeline.putChunk(upload.uploadId, seq, chunks[seq - 1]!, {
-        final: seq === chunks.length,
-      });
-      expect(response.status, JSON.stringify(response.body)).toBe(200);
-      // Deliver as we go, the way the queue would, so coalescing runs while chunks arrive.
-      if (rng.chance(0.05)) await pipeline.settle();
-    }
-    await pipeline.settle();
-
-    const status = await pipeline.status(upload.uploadId);
-    expect(status.state, status.failureReason ?? "").toBe("completed");
-    expect(status.object?.size).toBe(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
-    expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
-    expect(await stagedKeys(upload.uploadId)).toEqual([]);
-  }, 240_000);
-
   it("keeps staged bytes under two part sizes while chunks arrive in order", async () => {
     const pipeline = new Pipeline();
     const upload = await createStream(pipeline, "stream/bounded.bin");
