@@ -1,4 +1,4 @@
-import type { ChunkRow } from "./chunks";
+import { type ChunkRow, stagedKeyOf } from "./chunks";
 import type { UploadRow } from "./uploads";
 
 /** Takes the stream's coalescing lease; null when someone else holds it or it is not open. */
@@ -26,31 +26,124 @@ export async function releaseLease(db: D1Database, uploadId: string, leaseId: st
     .run();
 }
 
-/** The chunks at and after the cursor, in order, as far as they run without a gap. */
-export async function contiguousChunks(
+/**
+ * A piece of staged bytes: one chunk, or a span of contiguous chunks copied into one object.
+ * `guardKey` is what the chunk's row said when read (null for a span): a commit checks it.
+ */
+export type Segment = {
+  first: number;
+  last: number;
+  size: number;
+  key: string;
+  md5: string;
+  span: boolean;
+  guardKey: string | null;
+};
+
+/**
+ * The segments at and after the cursor, in order, as far as they run without a gap, up to
+ * `limit`. `truncated`: the run may go on beyond what was read (it did not end at a gap).
+ */
+export async function contiguousSegments(
   db: D1Database,
   uploadId: string,
   fromSeq: number,
   limit: number,
-): Promise<ChunkRow[]> {
-  const { results } = await db
-    .prepare("SELECT * FROM chunks WHERE upload_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3")
-    .bind(uploadId, fromSeq, limit)
-    .all<ChunkRow>();
-  const run: ChunkRow[] = [];
-  for (const chunk of results) {
-    if (chunk.seq !== fromSeq + run.length) break;
-    run.push(chunk);
+): Promise<{ run: Segment[]; truncated: boolean }> {
+  const [chunks, spans] = await db.batch([
+    db
+      .prepare(
+        `SELECT upload_id, seq, size, md5, staged_key FROM chunks INDEXED BY chunks_unmerged
+         WHERE upload_id = ?1 AND seq >= ?2 AND merged = 0 ORDER BY seq LIMIT ?3`,
+      )
+      .bind(uploadId, fromSeq, limit),
+    db
+      .prepare(
+        `SELECT first_seq, last_seq, size, md5, staged_key FROM chunk_spans
+         WHERE upload_id = ?1 AND first_seq >= ?2 ORDER BY first_seq LIMIT ?3`,
+      )
+      .bind(uploadId, fromSeq, limit),
+  ]);
+  const chunkRows = (chunks?.results ?? []) as Pick<ChunkRow, "upload_id" | "seq" | "size" | "md5" | "staged_key">[];
+  const spanRows = (spans?.results ?? []) as SpanRow[];
+  // Each list is complete only up to its last row if it was cut by the limit.
+  let horizon = Number.POSITIVE_INFINITY;
+  if (chunkRows.length === limit) horizon = Math.min(horizon, chunkRows.at(-1)?.seq ?? horizon);
+  if (spanRows.length === limit) horizon = Math.min(horizon, spanRows.at(-1)?.last_seq ?? horizon);
+  const segments: Segment[] = [
+    ...chunkRows.map((row) => ({
+      first: row.seq,
+      last: row.seq,
+      size: row.size,
+      key: stagedKeyOf(row),
+      md5: row.md5,
+      span: false,
+      guardKey: row.staged_key,
+    })),
+    ...spanRows.map((row) => ({
+      first: row.first_seq,
+      last: row.last_seq,
+      size: row.size,
+      key: row.staged_key,
+      md5: row.md5,
+      span: true,
+      guardKey: null,
+    })),
+  ]
+    .filter((segment) => segment.last <= horizon)
+    .sort((a, b) => a.first - b.first);
+  const run: Segment[] = [];
+  let expected = fromSeq;
+  for (const segment of segments) {
+    if (segment.first !== expected || run.length === limit) {
+      return { run, truncated: run.length === limit };
+    }
+    run.push(segment);
+    expected = segment.last + 1;
   }
-  return run;
+  return { run, truncated: Number.isFinite(horizon) };
 }
+
+type SpanRow = { first_seq: number; last_seq: number; size: number; md5: string; staged_key: string };
 
 export type StreamCursor = { nextChunk: number; offset: number; nextPart: number; committedBytes: number };
 
 /**
- * Records one coalesced part and moves the cursor, all or nothing and only while the lease is
- * ours: a coalescer that lost its lease writes nothing. The last statement's change count
- * tells whether the commit took.
+ * A commit holds only while the lease is ours and every chunk it read still has the copy it
+ * read (a re-send may have switched one meanwhile). The first statement checks that once and,
+ * if it holds, swaps the lease id for a commit id that the rest of the batch requires; the last
+ * statement swaps it back, and its change count tells whether the commit took.
+ */
+function guardedCommit(
+  db: D1Database,
+  uploadId: string,
+  leaseId: string,
+  read: Segment[],
+  work: (held: string, commitId: string) => D1PreparedStatement[],
+  finish: (commitId: string) => D1PreparedStatement,
+): D1PreparedStatement[] {
+  const commitId = `${leaseId}:commit`;
+  const guard = JSON.stringify(
+    read.filter((segment) => !segment.span).map((segment) => [segment.first, segment.guardKey]),
+  );
+  return [
+    db
+      .prepare(
+        `UPDATE uploads SET lease_id = ?3 WHERE upload_id = ?1 AND lease_id = ?2
+           AND (SELECT count(*) FROM json_each(?4) j JOIN chunks c ON c.upload_id = ?1
+                  AND c.seq = json_extract(j.value, '$[0]') AND c.merged = 0
+                  AND c.staged_key IS json_extract(j.value, '$[1]')) = json_array_length(?4)`,
+      )
+      .bind(uploadId, leaseId, commitId, guard),
+    ...work(`EXISTS (SELECT 1 FROM uploads WHERE upload_id = ?1 AND lease_id = ?2)`, commitId),
+    finish(commitId),
+  ];
+}
+
+/**
+ * Records one coalesced part and moves the cursor, all or nothing (see guardedCommit): a
+ * coalescer that lost its lease, or read a chunk that changed since, writes nothing. The last
+ * statement's change count tells whether the commit took.
  */
 export function commitPartStatements(
   db: D1Database,
@@ -59,6 +152,8 @@ export function commitPartStatements(
     leaseId: string;
     /** Null when the cursor only moves past empty chunks (a stream ended by an empty final chunk). */
     part: { number: number; etag: string; size: number } | null;
+    /** The segments the part was written from. */
+    read: Segment[];
     touchedChunks: { from: number; through: number };
     cursor: StreamCursor;
     expectedParts: number | null;
@@ -66,43 +161,100 @@ export function commitPartStatements(
   },
 ): D1PreparedStatement[] {
   const { uploadId, leaseId, part, touchedChunks, cursor, now } = commit;
-  const leaseHeld = "EXISTS (SELECT 1 FROM uploads WHERE upload_id = ?1 AND lease_id = ?2)";
-  const recordPart =
-    part === null
-      ? []
-      : [
-          db
-            .prepare(
-              `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at)
-               SELECT ?1, ?3, ?4, ?5, ?3, ?6, ?6 WHERE ${leaseHeld}
-               ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = excluded.etag, size = excluded.size,
-                 uploaded_at = excluded.uploaded_at, recorded_at = excluded.recorded_at`,
-            )
-            .bind(uploadId, leaseId, part.number, part.etag, part.size, now),
-        ];
-  return [
-    ...recordPart,
-    // A chunk with any byte in a part can no longer be replaced: it is "coalesced".
-    db
-      .prepare(`UPDATE chunks SET state = 'coalesced' WHERE upload_id = ?1 AND seq BETWEEN ?3 AND ?4 AND ${leaseHeld}`)
-      .bind(uploadId, leaseId, touchedChunks.from, touchedChunks.through),
-    db
-      .prepare(
-        `UPDATE uploads SET next_chunk = ?3, next_chunk_offset = ?4, next_part = ?5, committed_bytes = ?6,
-           expected_parts = coalesce(?7, expected_parts), updated_at = ?8
-         WHERE upload_id = ?1 AND lease_id = ?2`,
-      )
-      .bind(
-        uploadId,
-        leaseId,
-        cursor.nextChunk,
-        cursor.offset,
-        cursor.nextPart,
-        cursor.committedBytes,
-        commit.expectedParts,
-        now,
-      ),
-  ];
+  return guardedCommit(
+    db,
+    uploadId,
+    leaseId,
+    commit.read,
+    (held, commitId) => [
+      ...(part === null
+        ? []
+        : [
+            db
+              .prepare(
+                `INSERT INTO parts (upload_id, part_number, etag, size, seq, uploaded_at, recorded_at)
+                 SELECT ?1, ?3, ?4, ?5, ?3, ?6, ?6 WHERE ${held}
+                 ON CONFLICT (upload_id, part_number) DO UPDATE SET etag = excluded.etag, size = excluded.size,
+                   uploaded_at = excluded.uploaded_at, recorded_at = excluded.recorded_at`,
+              )
+              .bind(uploadId, commitId, part.number, part.etag, part.size, now),
+          ]),
+      // A chunk with any byte in a part can no longer be replaced: it is "coalesced" (merged ones already are).
+      db
+        .prepare(
+          `UPDATE chunks SET state = 'coalesced'
+           WHERE upload_id = ?1 AND seq BETWEEN ?3 AND ?4 AND merged = 0 AND state = 'staged' AND ${held}`,
+        )
+        .bind(uploadId, commitId, touchedChunks.from, touchedChunks.through),
+      // Spans wholly in parts are done with.
+      db
+        .prepare(`DELETE FROM chunk_spans WHERE upload_id = ?1 AND first_seq < ?3 AND last_seq < ?3 AND ${held}`)
+        .bind(uploadId, commitId, cursor.nextChunk),
+    ],
+    (commitId) =>
+      db
+        .prepare(
+          `UPDATE uploads SET lease_id = ?9, next_chunk = ?3, next_chunk_offset = ?4, next_part = ?5, committed_bytes = ?6,
+             expected_parts = coalesce(?7, expected_parts), updated_at = ?8
+           WHERE upload_id = ?1 AND lease_id = ?2`,
+        )
+        .bind(
+          uploadId,
+          commitId,
+          cursor.nextChunk,
+          cursor.offset,
+          cursor.nextPart,
+          cursor.committedBytes,
+          commit.expectedParts,
+          now,
+          leaseId,
+        ),
+  );
+}
+
+/**
+ * Records a span: contiguous segments copied into one staged object, which stands in for them
+ * from now on (see guardedCommit). Their chunks become unchangeable, spans inside it are
+ * replaced by it. The last statement's change count tells whether the commit took.
+ */
+export function commitSpanStatements(
+  db: D1Database,
+  commit: {
+    uploadId: string;
+    leaseId: string;
+    span: { first: number; last: number; size: number; key: string; md5: string };
+    read: Segment[];
+    now: number;
+  },
+): D1PreparedStatement[] {
+  const { uploadId, leaseId, span, now } = commit;
+  return guardedCommit(
+    db,
+    uploadId,
+    leaseId,
+    commit.read,
+    (held, commitId) => [
+      db
+        .prepare(`DELETE FROM chunk_spans WHERE upload_id = ?1 AND first_seq BETWEEN ?3 AND ?4 AND ${held}`)
+        .bind(uploadId, commitId, span.first, span.last),
+      db
+        .prepare(
+          `INSERT INTO chunk_spans (upload_id, first_seq, last_seq, size, staged_key, md5)
+           SELECT ?1, ?3, ?4, ?5, ?6, ?7 WHERE ${held}`,
+        )
+        .bind(uploadId, commitId, span.first, span.last, span.size, span.key, span.md5),
+      db
+        .prepare(
+          `UPDATE chunks SET state = 'coalesced', merged = 1
+           WHERE upload_id = ?1 AND seq BETWEEN ?3 AND ?4 AND merged = 0 AND ${held}`,
+        )
+        .bind(uploadId, commitId, span.first, span.last),
+    ],
+    (commitId) =>
+      db
+        .prepare("UPDATE uploads SET lease_id = ?3, updated_at = ?4 WHERE upload_id = ?1 AND lease_id = ?2")
+        .bind(uploadId, commitId, leaseId, now),
+  );
 }
 
 /** Open streams with a chunk waiting at the cursor and nobody coalescing them. */
