@@ -61,7 +61,11 @@ describe("resume", () => {
 
     const second = recordingFetch();
     const result = await upload(path, { ...server(), resume: state.uploadId, wait: true, fetch: second.fetch });
-    expect(second.partPuts()).toEqual(missing);
+    // The part that was in flight when the first run aborted may still land on the server after
+    // `missing` was read: then the resume rightly skips it. So: only parts the server lacked are
+    // sent, none that got a 2xx is sent again, and the object comes out whole.
+    expect(missing).toEqual(expect.arrayContaining(second.partPuts()));
+    for (const n of parseRanges(state.acknowledged)) expect(second.partPuts()).not.toContain(n);
     expect(result.key).toBe(key);
     expect(sha256(await fetchObject(key))).toBe(sha256(bytes));
   });
