@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getUpload } from "../../shared/db/uploads";
 import { countRoundTrips, flakyDb, probeBucket, r2Error } from "./faults";
-import { bytes, concat, objectBytes, Pipeline, PART, sha256, shuffled, uploadParts } from "./helpers";
+import { bytes, captureLogs, concat, objectBytes, Pipeline, PART, sha256, shuffled, uploadParts } from "./helpers";
 
 /** R2's id for one of our uploads: what a client never sees, and what R2 calls need. */
 async function r2UploadIdOf(uploadId: string): Promise<string> {
@@ -204,15 +204,18 @@ describe("tally cost", () => {
 
 describe("consumer faults", () => {
   it("acks, logs and counts a malformed message instead of retrying it", async () => {
+    const logs = captureLogs(["malformed_message"]);
     const pipeline = new Pipeline();
     const result = await pipeline.deliver([{ type: "part.uploaded", uploadId: 42 }, "garbage", null]);
     expect(result.explicitAcks).toHaveLength(3);
     expect(result.retryMessages).toEqual([]);
     const counter = await env.DB.prepare("SELECT value FROM counters WHERE name = 'malformed_messages'").first<{ value: number }>();
     expect(counter?.value).toBe(3);
+    expect(logs.count("malformed_message")).toBe(3);
   });
 
   it("retries every message of a batch whose D1 write failed, and tallies them on redelivery", async () => {
+    const logs = captureLogs(["retrying_messages"]);
     const failing = new Pipeline({ db: flakyDb(env.DB, () => true) });
     const healthy = new Pipeline();
     const upload = await healthy.create({ key: "d1/flaky.bin", parts: 1, partSize: PART });
@@ -221,6 +224,7 @@ describe("consumer faults", () => {
 
     const failed = await failing.deliver(events);
     expect(failed.retryMessages).toHaveLength(1);
+    expect(logs.count("retrying_messages")).toBeGreaterThan(0);
     expect((await healthy.status(upload.uploadId)).state).toBe("open");
 
     const retried = await healthy.deliver(events, 2);
@@ -229,6 +233,7 @@ describe("consumer faults", () => {
   });
 
   it("retries a transient R2 failure at completion and completes on the next delivery", async () => {
+    const logs = captureLogs(["retrying_messages", "completion_retry"]);
     const probe = probeBucket(env.BUCKET, {
       beforeComplete: (call) => {
         if (call === 1) throw r2Error("We encountered an internal error. Please try again.", 10001);
@@ -247,6 +252,7 @@ describe("consumer faults", () => {
     expect(second.retryMessages).toEqual([]);
     expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
     expect(probe.completeCalls()).toBe(2);
+    expect(logs.events.length).toBeGreaterThan(0);
   });
 
   it("fails the upload with a readable reason and aborts it in R2 when R2 refuses the parts", async () => {
@@ -301,6 +307,7 @@ describe("consumer faults", () => {
 
 describe("producer faults", () => {
   it("answers 503 when the part cannot be queued, so the client sends it again", async () => {
+    const logs = captureLogs(["enqueue_failed"]);
     const pipeline = new Pipeline();
     const upload = await pipeline.create({ key: "queue/down.bin", parts: 1, partSize: PART });
     pipeline.queue.failing = true;
@@ -308,6 +315,7 @@ describe("producer faults", () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get("retry-after")).toBe("1");
     expect(refused.body).toMatchObject({ error: { code: "enqueue_failed" } });
+    expect(logs.named("enqueue_failed")).toEqual([expect.objectContaining({ uploadId: upload.uploadId })]);
 
     pipeline.queue.failing = false;
     const retried = await pipeline.putPart(upload.uploadId, 1, bytes(10, 1));

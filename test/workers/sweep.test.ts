@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { recordIngestedPart } from "../../shared/db/parts";
 import { getUpload } from "../../shared/db/uploads";
 import { probeBucket, r2Error } from "./faults";
-import { bytes, objectBytes, Pipeline, PART, uploadParts } from "./helpers";
+import { bytes, captureLogs, objectBytes, Pipeline, PART, uploadParts } from "./helpers";
 
 const HOUR = 60 * 60 * 1000;
 
@@ -100,6 +100,7 @@ describe("stale sweep", () => {
   });
 
   it("keeps a failed R2 abort pending and retries it on the next run", async () => {
+    const logs = captureLogs(["r2_abort_failed"]);
     let failAborts = true;
     const probe = probeBucket(env.BUCKET, {
       beforeAbort: () => {
@@ -114,6 +115,7 @@ describe("stale sweep", () => {
     await pipeline.cron(Date.now() + HOUR);
     expect((await pipeline.status(upload.uploadId)).state).toBe("aborted");
     expect(await pendingOf()).toBe(1);
+    expect(logs.named("r2_abort_failed")).toEqual([expect.objectContaining({ uploadId: upload.uploadId })]);
 
     failAborts = false;
     await pipeline.cron(Date.now() + HOUR);
