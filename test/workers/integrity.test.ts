@@ -138,18 +138,22 @@ describe("Content-Digest on parts and chunks", () => {
     expect(pipeline.queue.drain()).toEqual([]);
   });
 
-  it("removes a staged chunk whose bytes do not match its digest", async () => {
+  it("refuses a re-sent chunk whose bytes do not match its digest and keeps the accepted copy", async () => {
     const pipeline = new Pipeline();
     const upload = await pipeline.create({ key: "digest/chunk.bin", mode: "stream", partSize: PART });
     const path = `/uploads/${upload.uploadId}/chunks/1`;
     expect((await putWith(pipeline, path, bytes(100, 1), {})).status).toBe(200);
+    const staged = (await env.BUCKET.list({ prefix: stagingPrefix(upload.uploadId) })).objects.map((o) => o.key);
     const refused = await putWith(pipeline, path, bytes(100, 2), {
       "content-digest": `sha-256=:${await sha256Base64(bytes(100, 1))}:`,
     });
     expect(refused.body).toMatchObject({ error: { code: "digest_mismatch" } });
     const status = await pipeline.status(upload.uploadId);
-    expect(status.stream?.chunksReceived).toBe(0);
-    expect((await env.BUCKET.list({ prefix: stagingPrefix(upload.uploadId) })).objects).toEqual([]);
+    expect(status.stream?.chunksReceived).toBe(1);
+    expect((await env.BUCKET.list({ prefix: stagingPrefix(upload.uploadId) })).objects.map((o) => o.key)).toEqual(staged);
+    expect((await putWith(pipeline, `/uploads/${upload.uploadId}/chunks/2?final=1`, bytes(5, 3), {})).status).toBe(200);
+    await pipeline.settle();
+    expect(await objectBytes(upload.key)).toEqual(concat(bytes(100, 1), bytes(5, 3)));
   });
 
   it("checks the digest of an empty final chunk", async () => {
