@@ -11,10 +11,10 @@
 //
 // See bench/README.md for what each benchmark measures and the method's caveats.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { BENCH_DIR, closeAll, ROOT } from "./lib/harness.mjs";
 import { MiB } from "./lib/util.mjs";
@@ -105,7 +105,14 @@ async function runOnSnapshot(ref) {
     console.log(`running on a snapshot of ${ref} (${commit}) in ${dir}`);
     const child = spawn(
       process.execPath,
-      [path.join(dir, "bench", "run.mjs"), ...args, "--out", outFile, "--label", `snapshot of ${ref} = commit ${commit} (git archive; working-tree changes not included)`],
+      [
+        path.join(dir, "bench", "run.mjs"),
+        ...args,
+        "--out",
+        outFile,
+        "--label",
+        `snapshot of ${ref} = commit ${commit} (git archive; working-tree changes not included)`,
+      ],
       { cwd: dir, stdio: "inherit" },
     );
     const forward = (signal) => child.kill(signal);
@@ -126,17 +133,29 @@ function safe(fn, fallback = "unknown") {
 }
 
 function environment() {
-  const wrangler = safe(() =>
-    JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "wrangler", "package.json"), "utf8")).version,
+  const wrangler = safe(
+    () => JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "wrangler", "package.json"), "utf8")).version,
   );
   // wrangler may carry its own workerd (node_modules/wrangler/node_modules/workerd).
-  const workerd = safe(() =>
-    JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "wrangler", "node_modules", "workerd", "package.json"), "utf8")).version,
-  safe(() => JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "workerd", "package.json"), "utf8")).version));
-  const commit = safe(() => execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim());
+  const workerd = safe(
+    () =>
+      JSON.parse(
+        fs.readFileSync(path.join(ROOT, "node_modules", "wrangler", "node_modules", "workerd", "package.json"), "utf8"),
+      ).version,
+    safe(() => JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "workerd", "package.json"), "utf8")).version),
+  );
+  const commit = safe(() =>
+    execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim(),
+  );
   const dirty = safe(
     () =>
-      execFileSync("git", ["status", "--porcelain", "--", "producer", "consumer", "shared", "migrations", "wrangler.toml"], { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] })
+      execFileSync(
+        "git",
+        ["status", "--porcelain", "--", "producer", "consumer", "shared", "migrations", "wrangler.toml"],
+        { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] },
+      )
         .toString()
         .trim()
         .split("\n")
@@ -214,7 +233,11 @@ for (const suite of SUITES) {
   } catch (error) {
     console.error(error);
     section = `## ${suite.id}: FAILED\n\n\`\`\`\n${String(error?.stack ?? error).slice(0, 2000)}\n\`\`\`\n`;
-    allChecks.push({ name: `${suite.id} benchmark ran`, ok: false, detail: String(error?.message ?? error).slice(0, 200) });
+    allChecks.push({
+      name: `${suite.id} benchmark ran`,
+      ok: false,
+      detail: String(error?.message ?? error).slice(0, 200),
+    });
   }
   console.log(`\n${section}`);
   sections.push(section);

@@ -36,7 +36,9 @@ const { values: flags } = parseArgs({
   },
 });
 if (flags.help) {
-  console.log("usage: npm run soak -- [--minutes 2] [--url http://127.0.0.1:8787] [--concurrency 4] [--seed N] [--part-size BYTES] [--key API_KEY]");
+  console.log(
+    "usage: npm run soak -- [--minutes 2] [--url http://127.0.0.1:8787] [--concurrency 4] [--seed N] [--part-size BYTES] [--key API_KEY]",
+  );
   process.exit(0);
 }
 const base = flags.url.replace(/\/$/, "");
@@ -76,7 +78,12 @@ async function call(op, url, options = {}, expected = [200]) {
   stats.requests++;
   let response;
   try {
-    response = await request(url, { agent: via, timeoutMs: 120_000, ...options, headers: { ...options.headers, ...AUTH } });
+    response = await request(url, {
+      agent: via,
+      timeoutMs: 120_000,
+      ...options,
+      headers: { ...options.headers, ...AUTH },
+    });
   } catch (error) {
     const key = `${op} network error`;
     stats.byStatus.set(key, (stats.byStatus.get(key) ?? 0) + 1);
@@ -138,13 +145,21 @@ const keyFor = (kind) => `soak/${seed}/${kind}/${serial++}-${int(0, 1e9).toStrin
 async function nativeUpload({ explicit = false } = {}) {
   const count = chance(0.3) ? 1 : int(2, 4);
   const key = keyFor(explicit ? "explicit" : "native");
-  const created = await call("POST /uploads", `${base}/uploads`, { method: "POST", ...jsonBody(explicit ? { key, partSize } : { key, parts: count, partSize }) }, [201]);
+  const created = await call(
+    "POST /uploads",
+    `${base}/uploads`,
+    { method: "POST", ...jsonBody(explicit ? { key, partSize } : { key, parts: count, partSize }) },
+    [201],
+  );
   if (created === null || created.status !== 201) return;
   const { uploadId } = created.json();
   const record = { kind: explicit ? "explicit" : "native", key, uploadId, count, expect: "completed", parts: null };
   uploads.push(record);
   const newest = await sendAll(count, async (n, s) => {
-    const response = await call("PUT part", `${base}/uploads/${encodeURIComponent(uploadId)}/parts/${n}`, { method: "PUT", body: bytesOf(s) });
+    const response = await call("PUT part", `${base}/uploads/${encodeURIComponent(uploadId)}/parts/${n}`, {
+      method: "PUT",
+      body: bytesOf(s),
+    });
     return response?.status === 200 ? response.json().etag : null;
   });
   if (newest === null) {
@@ -154,34 +169,63 @@ async function nativeUpload({ explicit = false } = {}) {
   record.parts = newest;
   if (explicit) {
     // 200 once completed, 202 while the events of the parts are still in flight (the consumer then completes it).
-    await call("POST complete", `${base}/uploads/${encodeURIComponent(uploadId)}/complete`, { method: "POST", ...jsonBody({ parts: count }) }, [200, 202]);
+    await call(
+      "POST complete",
+      `${base}/uploads/${encodeURIComponent(uploadId)}/complete`,
+      { method: "POST", ...jsonBody({ parts: count }) },
+      [200, 202],
+    );
   }
 }
 
 async function abandonedUpload() {
   const count = int(2, 4);
   const key = keyFor("abandoned");
-  const created = await call("POST /uploads", `${base}/uploads`, { method: "POST", ...jsonBody({ key, parts: count, partSize, staleAfterSeconds: 60 }) }, [201]);
+  const created = await call(
+    "POST /uploads",
+    `${base}/uploads`,
+    { method: "POST", ...jsonBody({ key, parts: count, partSize, staleAfterSeconds: 60 }) },
+    [201],
+  );
   if (created === null || created.status !== 201) return;
   const { uploadId } = created.json();
   uploads.push({ kind: "abandoned", key, uploadId, count, expect: "aborted" });
-  await sendAll(count, async (n, s) => {
-    const response = await call("PUT part", `${base}/uploads/${encodeURIComponent(uploadId)}/parts/${n}`, { method: "PUT", body: bytesOf(s) });
-    return response?.status === 200 ? response.json().etag : null;
-  }, { upTo: int(0, count - 1) });
+  await sendAll(
+    count,
+    async (n, s) => {
+      const response = await call("PUT part", `${base}/uploads/${encodeURIComponent(uploadId)}/parts/${n}`, {
+        method: "PUT",
+        body: bytesOf(s),
+      });
+      return response?.status === 200 ? response.json().etag : null;
+    },
+    { upTo: int(0, count - 1) },
+  );
 }
 
 async function abortedUpload() {
   const count = int(2, 4);
   const key = keyFor("aborted");
-  const created = await call("POST /uploads", `${base}/uploads`, { method: "POST", ...jsonBody({ key, parts: count, partSize }) }, [201]);
+  const created = await call(
+    "POST /uploads",
+    `${base}/uploads`,
+    { method: "POST", ...jsonBody({ key, parts: count, partSize }) },
+    [201],
+  );
   if (created === null || created.status !== 201) return;
   const { uploadId } = created.json();
   uploads.push({ kind: "aborted", key, uploadId, count, expect: "aborted" });
-  await sendAll(count, async (n, s) => {
-    const response = await call("PUT part", `${base}/uploads/${encodeURIComponent(uploadId)}/parts/${n}`, { method: "PUT", body: bytesOf(s) });
-    return response?.status === 200 ? response.json().etag : null;
-  }, { upTo: int(1, count - 1) });
+  await sendAll(
+    count,
+    async (n, s) => {
+      const response = await call("PUT part", `${base}/uploads/${encodeURIComponent(uploadId)}/parts/${n}`, {
+        method: "PUT",
+        body: bytesOf(s),
+      });
+      return response?.status === 200 ? response.json().etag : null;
+    },
+    { upTo: int(1, count - 1) },
+  );
   await call("DELETE /uploads", `${base}/uploads/${encodeURIComponent(uploadId)}`, { method: "DELETE" });
 }
 
@@ -192,24 +236,46 @@ async function compatUpload() {
   if (created === null || created.status !== 200) return;
   const { uploadId } = created.json();
   const abort = chance(0.15);
-  const record = { kind: abort ? "compat-aborted" : "compat", key, uploadId, count, expect: abort ? "aborted" : "completed", parts: null };
+  const record = {
+    kind: abort ? "compat-aborted" : "compat",
+    key,
+    uploadId,
+    count,
+    expect: abort ? "aborted" : "completed",
+    parts: null,
+  };
   uploads.push(record);
   const query = (n) => `action=mpu-uploadpart&uploadId=${encodeURIComponent(uploadId)}&partNumber=${n}`;
-  const newest = await sendAll(count, async (n, s) => {
-    const response = await call("compat mpu-uploadpart", `${base}/${key}?${query(n)}`, { method: "PUT", body: bytesOf(s) });
-    return response?.status === 200 ? response.json().etag : null;
-  }, { upTo: abort ? int(1, count) : count });
+  const newest = await sendAll(
+    count,
+    async (n, s) => {
+      const response = await call("compat mpu-uploadpart", `${base}/${key}?${query(n)}`, {
+        method: "PUT",
+        body: bytesOf(s),
+      });
+      return response?.status === 200 ? response.json().etag : null;
+    },
+    { upTo: abort ? int(1, count) : count },
+  );
   if (newest === null) {
     record.expect = "unknown";
     return;
   }
   if (abort) {
-    await call("compat mpu-abort", `${base}/${key}?action=mpu-abort&uploadId=${encodeURIComponent(uploadId)}`, { method: "DELETE" }, [204]);
+    await call(
+      "compat mpu-abort",
+      `${base}/${key}?action=mpu-abort&uploadId=${encodeURIComponent(uploadId)}`,
+      { method: "DELETE" },
+      [204],
+    );
     return;
   }
   record.parts = newest;
   const parts = [...newest.entries()].map(([partNumber, { etag }]) => ({ partNumber, etag }));
-  await call("compat mpu-complete", `${base}/${key}?action=mpu-complete&uploadId=${encodeURIComponent(uploadId)}`, { method: "POST", ...jsonBody({ parts }) });
+  await call("compat mpu-complete", `${base}/${key}?action=mpu-complete&uploadId=${encodeURIComponent(uploadId)}`, {
+    method: "POST",
+    ...jsonBody({ parts }),
+  });
 }
 
 const SCENARIOS = [
@@ -222,7 +288,8 @@ const SCENARIOS = [
 function pick() {
   let r = random();
   for (const [weight, scenario] of SCENARIOS) {
-    if ((r -= weight) < 0) return scenario;
+    r -= weight;
+    if (r < 0) return scenario;
   }
   return SCENARIOS[0][1];
 }
@@ -231,7 +298,9 @@ function pick() {
 
 const ping = await request(`${base}/openapi.json`, { headers: AUTH }).catch((error) => ({ status: 0, error }));
 if (ping.status !== 200) {
-  console.error(`no producer at ${base} (${ping.error?.message ?? `HTTP ${ping.status}`}); start \`npm run dev\` first`);
+  console.error(
+    `no producer at ${base} (${ping.error?.message ?? `HTTP ${ping.status}`}); start \`npm run dev\` first`,
+  );
   process.exit(2);
 }
 console.log(`soak: ${minutes} min against ${base}, ${concurrency} clients, part size ${partSize} B, seed ${seed}`);
@@ -244,7 +313,9 @@ await Promise.all(
   }),
 );
 const trafficSeconds = (performance.now() - started) / 1000;
-console.log(`traffic done after ${trafficSeconds.toFixed(0)} s: ${stats.requests} requests, ${uploads.length} uploads; waiting for completions`);
+console.log(
+  `traffic done after ${trafficSeconds.toFixed(0)} s: ${stats.requests} requests, ${uploads.length} uploads; waiting for completions`,
+);
 
 const statusOf = async (upload) => {
   const response = await call("GET status", `${base}/uploads/${encodeURIComponent(upload.uploadId)}`);
@@ -279,7 +350,10 @@ await sleep(500);
 const outcome = new Map();
 const mismatches = [];
 for (const upload of uploads) {
-  const status = upload.expect === "completed" && upload.status && settled(upload.status.state) ? upload.status : await statusOf(upload);
+  const status =
+    upload.expect === "completed" && upload.status && settled(upload.status.state)
+      ? upload.status
+      : await statusOf(upload);
   const state = status?.state ?? "unreadable";
   const key = `${upload.kind}: ${state}`;
   outcome.set(key, (outcome.get(key) ?? 0) + 1);
@@ -288,7 +362,9 @@ for (const upload of uploads) {
     const object = await call("GET object", `${base}/objects/${upload.key}`);
     const expected = sha256(chunks);
     if (object === null || object.status !== 200 || sha256([object.body]) !== expected) {
-      mismatches.push(`${upload.kind} ${upload.key}: HTTP ${object?.status}, ${object?.body.length} bytes, expected ${chunks.reduce((n, c) => n + c.length, 0)}`);
+      mismatches.push(
+        `${upload.kind} ${upload.key}: HTTP ${object?.status}, ${object?.body.length} bytes, expected ${chunks.reduce((n, c) => n + c.length, 0)}`,
+      );
     }
   }
   upload.finalState = state;
@@ -300,7 +376,12 @@ const rows = [...stats.byStatus.entries()].sort().map(([key, n]) => [key, n]);
 console.log(`\n## Soak: ${minutes} min, ${concurrency} clients, seed ${seed}\n`);
 console.log(table(["request and status", "count"], rows));
 console.log();
-console.log(table(["upload kind: final state", "count"], [...outcome.entries()].sort().map(([k, n]) => [k, n])));
+console.log(
+  table(
+    ["upload kind: final state", "count"],
+    [...outcome.entries()].sort().map(([k, n]) => [k, n]),
+  ),
+);
 console.log();
 console.log(
   table(
@@ -318,6 +399,7 @@ console.log(
   ),
 );
 for (const line of stats.unexpected.slice(0, 20)) console.log(`unexpected: ${line}`);
-for (const upload of unmet.slice(0, 20)) console.log(`not ${upload.expect}: ${upload.kind} ${upload.uploadId.slice(0, 16)}… is ${upload.finalState}`);
+for (const upload of unmet.slice(0, 20))
+  console.log(`not ${upload.expect}: ${upload.kind} ${upload.uploadId.slice(0, 16)}… is ${upload.finalState}`);
 for (const line of mismatches.slice(0, 20)) console.log(`mismatch: ${line}`);
 process.exit(unmet.length > 0 || mismatches.length > 0 || stats.unexpected.length > 0 ? 1 : 0);

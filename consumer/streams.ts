@@ -38,8 +38,11 @@ export async function advanceStream(
         const claims = await claimReady(bindings.DB, [uploadId], now);
         const outcomes = await finishClaims(bindings, claims);
         const outcome = outcomes.get(uploadId);
-        if (outcome !== undefined) console.log(JSON.stringify({ event: `completion_${outcome.kind}`, uploadId, ...outcome }));
-        return outcome?.kind === "retry" ? { kind: "retry", delaySeconds: settings.retryDelaySeconds } : { kind: "ack" };
+        if (outcome !== undefined)
+          console.log(JSON.stringify({ event: `completion_${outcome.kind}`, uploadId, ...outcome }));
+        return outcome?.kind === "retry"
+          ? { kind: "retry", delaySeconds: settings.retryDelaySeconds }
+          : { kind: "ack" };
       }
     }
   } catch (error) {

@@ -2,13 +2,13 @@ import { abortQuietly, claimReady, finishClaims, leaseCutoff } from "../shared/c
 import { mapWithConcurrency } from "../shared/concurrency";
 import type { ConsumerConfig } from "../shared/config";
 import { listIdleStreams } from "../shared/db/streams";
-import { announce, notificationFor } from "../shared/notifications";
 import {
   claimStaleUploads,
   confirmR2AbortsStatement,
   listPendingR2Aborts,
   listStalledCompletions,
 } from "../shared/db/uploads";
+import { announce, notificationFor } from "../shared/notifications";
 import { advanceStream, type StreamBindings } from "./streams";
 
 export type SweepBindings = StreamBindings;

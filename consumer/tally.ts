@@ -1,9 +1,9 @@
 import { finishClaims, leaseCutoff } from "../shared/completion";
+import { mapWithConcurrency } from "../shared/concurrency";
 import type { ConsumerConfig } from "../shared/config";
 import { claimStatements, readClaims } from "../shared/db/claims";
 import { bumpCounterStatement, recordActivityStatement, recordPartsStatement } from "../shared/db/parts";
 import { errorMessage } from "../shared/r2-errors";
-import { mapWithConcurrency } from "../shared/concurrency";
 import { type NotificationEvent, type PartEvent, QueueMessage } from "../shared/schemas";
 import { handleNotification, type NotifyBindings, type WebhookSettings } from "./notify";
 import { advanceStream, type StreamBindings } from "./streams";
@@ -38,7 +38,9 @@ export async function tallyBatch(
     if (!parsed.success) {
       // Retrying a message that can never parse would only feed the dead-letter queue.
       malformed++;
-      console.warn(JSON.stringify({ event: "malformed_message", messageId: message.id, issues: parsed.error.issues.length }));
+      console.warn(
+        JSON.stringify({ event: "malformed_message", messageId: message.id, issues: parsed.error.issues.length }),
+      );
       message.ack();
     } else if (parsed.data.type === "part.uploaded") {
       deliveries.push({ message, event: parsed.data });
@@ -79,7 +81,14 @@ async function tallyParts(
 
   const retry = (items: Delivery[], why: string, error?: unknown) => {
     if (items.length === 0) return;
-    console.warn(JSON.stringify({ event: "retrying_messages", why, count: items.length, error: error === undefined ? undefined : errorMessage(error) }));
+    console.warn(
+      JSON.stringify({
+        event: "retrying_messages",
+        why,
+        count: items.length,
+        error: error === undefined ? undefined : errorMessage(error),
+      }),
+    );
     for (const { message } of items) message.retry({ delaySeconds: settings.retryDelaySeconds });
   };
 

@@ -1,7 +1,7 @@
-import type { Env } from "./env";
 import type { Context } from "hono";
-import { producerConfig, type ProducerConfig } from "../shared/config";
+import { type ProducerConfig, producerConfig } from "../shared/config";
 import type { Caller } from "./auth/middleware";
+import type { Env } from "./env";
 
 export type AppEnv = { Bindings: Env; Variables: { caller: Caller } };
 export type AppContext = Context<AppEnv>;

@@ -14,7 +14,8 @@ export function declaredSha256(request: Request): string | null {
     if (match === null) throw new ApiError(400, "invalid_digest", "Content-Digest must look like sha-256=:<base64>:");
     if (match[1]?.toLowerCase() === "sha-256") {
       const value = match[2] ?? "";
-      if (value.length !== 44) throw new ApiError(400, "invalid_digest", "a sha-256 digest is 32 bytes (44 base64 characters)");
+      if (value.length !== 44)
+        throw new ApiError(400, "invalid_digest", "a sha-256 digest is 32 bytes (44 base64 characters)");
       return value;
     }
   }
@@ -78,7 +79,11 @@ function lengthMismatchOf(error: unknown, declared: number): ApiError | null {
  */
 const HASHED_READ_BYTES = 1024 * 1024;
 
-async function copyHashing(source: ReadableStream<Uint8Array>, declared: number, sink: WritableStream<Uint8Array>): Promise<string> {
+async function copyHashing(
+  source: ReadableStream<Uint8Array>,
+  declared: number,
+  sink: WritableStream<Uint8Array>,
+): Promise<string> {
   const digest = new crypto.DigestStream("SHA-256");
   const hasher = digest.getWriter();
   const writer = sink.getWriter();

@@ -1,6 +1,6 @@
 import { abortQuietly } from "./completion";
-import { announce, notificationFor } from "./notifications";
 import { confirmR2AbortsStatement, getUpload, markAborted, type UploadRow } from "./db/uploads";
+import { announce, notificationFor } from "./notifications";
 
 /**
  * Aborts an open upload: D1 first, so no completion can start from here on, then R2. An R2

@@ -8,8 +8,8 @@ import {
 } from "./db/claims";
 import type { PartRow } from "./db/parts";
 import { getUpload, type UploadRow } from "./db/uploads";
-import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
 import { announce, notificationFor } from "./notifications";
+import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
 import { deleteStaging } from "./staging";
 
 export type { Claim };
@@ -76,7 +76,9 @@ export async function finishClaims(
       const outcome = await verifyDeclaredDigest(bucket, claim.upload, await completeInR2(bucket, claim));
       // A finished stream's staging area goes now; what cannot be deleted is left to the cron.
       const stagingLeft =
-        claim.upload.mode === "stream" && outcome.kind !== "retry" && !(await deleteStagingQuietly(bucket, claim.upload));
+        claim.upload.mode === "stream" &&
+        outcome.kind !== "retry" &&
+        !(await deleteStagingQuietly(bucket, claim.upload));
       return { claim, outcome, stagingLeft };
     }),
   );
@@ -135,17 +137,21 @@ async function classifyFailure(
         reason: `R2 refused the parts: parts other than the last must all have one size and the last may not be larger (${message})`,
       };
     case R2Code.noSuchUpload:
-      return (await finishedEarlier(bucket, upload, parts)) ?? {
-        kind: "failed",
-        reason: `the R2 multipart upload no longer exists (${message})`,
-        r2UploadGone: true,
-      };
+      return (
+        (await finishedEarlier(bucket, upload, parts)) ?? {
+          kind: "failed",
+          reason: `the R2 multipart upload no longer exists (${message})`,
+          r2UploadGone: true,
+        }
+      );
     case R2Code.invalidPart: {
       // R2 does not have the etag D1 recorded for some part. A copy of a part that R2 accepted
       // while this completion was being claimed produces this, and its event makes the next
       // attempt succeed; if it keeps happening, the recorded etag will never be R2's.
       const reason = `R2 does not hold one of the recorded parts after ${upload.complete_attempts} attempts (${message})`;
-      return upload.complete_attempts >= COMPLETION_POLICY.maxAttempts ? { kind: "failed", reason } : { kind: "retry", reason };
+      return upload.complete_attempts >= COMPLETION_POLICY.maxAttempts
+        ? { kind: "failed", reason }
+        : { kind: "retry", reason };
     }
     default:
       // Anything else is R2 or the network having a bad moment: never a reason to fail the upload.
@@ -167,7 +173,8 @@ async function verifyDeclaredDigest(
   let actual: string;
   try {
     const object = await bucket.get(upload.object_key, { onlyIf: { etagMatches: outcome.etag } });
-    if (object === null || !("body" in object)) return { kind: "retry", reason: "the object changed while being verified" };
+    if (object === null || !("body" in object))
+      return { kind: "retry", reason: "the object changed while being verified" };
     const digest = new crypto.DigestStream("SHA-256");
     await object.body.pipeTo(digest);
     actual = btoa(String.fromCharCode(...new Uint8Array(await digest.digest)));
@@ -231,10 +238,13 @@ export async function abortQuietly(
 ): Promise<boolean> {
   try {
     // A completed upload has nothing left to abort, only staged chunks to delete.
-    if (upload.state !== "completed") await bucket.resumeMultipartUpload(upload.object_key, upload.r2_upload_id).abort();
+    if (upload.state !== "completed")
+      await bucket.resumeMultipartUpload(upload.object_key, upload.r2_upload_id).abort();
   } catch (error) {
     if (r2ErrorCode(error) !== R2Code.noSuchUpload) {
-      console.warn(JSON.stringify({ event: "r2_abort_failed", uploadId: upload.upload_id, error: errorMessage(error) }));
+      console.warn(
+        JSON.stringify({ event: "r2_abort_failed", uploadId: upload.upload_id, error: errorMessage(error) }),
+      );
       return false;
     }
   }
@@ -245,7 +255,9 @@ async function deleteStagingQuietly(bucket: R2Bucket, upload: Pick<UploadRow, "u
   try {
     return await deleteStaging(bucket, upload.upload_id);
   } catch (error) {
-    console.warn(JSON.stringify({ event: "staging_delete_failed", uploadId: upload.upload_id, error: errorMessage(error) }));
+    console.warn(
+      JSON.stringify({ event: "staging_delete_failed", uploadId: upload.upload_id, error: errorMessage(error) }),
+    );
     return false;
   }
 }

@@ -39,7 +39,12 @@ function flag(name: string) {
 function list(name: string) {
   return z.pipe(
     z.optional(z.string({ error: `${name} must be a comma-separated string` })),
-    z.transform((raw) => (raw ?? "").split(",").map((item) => item.trim()).filter((item) => item !== "")),
+    z.transform((raw) =>
+      (raw ?? "")
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== ""),
+    ),
   );
 }
 
@@ -48,7 +53,10 @@ function optionalUrl(name: string) {
   return z.pipe(
     text(name, ""),
     z.union([
-      z.pipe(z.literal(""), z.transform(() => null)),
+      z.pipe(
+        z.literal(""),
+        z.transform(() => null),
+      ),
       z.url({ protocol: /^https?$/, error: `${name} must be an http or https URL` }),
     ]),
   );

@@ -41,7 +41,13 @@ export const errors = {
     new ApiError(401, code, message, undefined, { "WWW-Authenticate": 'Bearer realm="ingest"' }),
   forbidden: (message: string) => new ApiError(403, "forbidden", message),
   storageUnavailable: (what: string) =>
-    new ApiError(503, "storage_unavailable", `storage did not accept the ${what}; send it again`, undefined, retryLater),
+    new ApiError(
+      503,
+      "storage_unavailable",
+      `storage did not accept the ${what}; send it again`,
+      undefined,
+      retryLater,
+    ),
   databaseUnavailable: () =>
     new ApiError(503, "database_unavailable", "the upload could not be registered; try again", undefined, retryLater),
   enqueueFailed: (what: string) =>

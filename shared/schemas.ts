@@ -32,6 +32,15 @@ const positive = (max: number, what: string) =>
 const bytesCount = z.int().check(z.minimum(0), z.maximum(MAX_BYTES));
 const isoTime = z.iso.datetime();
 
+/** C0 controls and DEL, which HTTP headers and most tools cannot carry (a tab only where `tabOk`). */
+function hasControlCharacter(text: string, tabOk: boolean): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 0x20 && !(tabOk && code === 0x09)) || code === 0x7f) return true;
+  }
+  return false;
+}
+
 /**
  * The key rules, so that every accepted key can be read back by every client: at most 1,024
  * bytes of UTF-8, no control characters, no leading "/", no empty, "." or ".." path segments,
@@ -43,8 +52,7 @@ export const ObjectKey = z.string().check(
   z.refine((key) => new TextEncoder().encode(key).byteLength <= MAX_KEY_BYTES, {
     message: `key must be at most ${MAX_KEY_BYTES} bytes of UTF-8`,
   }),
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  z.refine((key) => !/[\u0000-\u001f\u007f]/.test(key), { message: "key must not contain control characters" }),
+  z.refine((key) => !hasControlCharacter(key, false), { message: "key must not contain control characters" }),
   z.refine((key) => !key.startsWith("/"), { message: "key must not start with '/'" }),
   z.refine((key) => key.split("/").every((segment) => segment !== "" && segment !== "." && segment !== ".."), {
     message: "key must not have empty, '.' or '..' path segments (no '//', no trailing '/')",
@@ -61,29 +69,47 @@ export const MAX_METADATA_BYTES = 8192;
 const utf8Bytes = (text: string) => new TextEncoder().encode(text).byteLength;
 
 /** A media type as HTTP carries it: visible ASCII, spaces and tabs, with a "/"; never CR, LF or NUL. */
-const ContentType = z.string().check(
-  z.minLength(1, "contentType must not be empty"),
-  z.maxLength(256, "contentType is at most 256 characters"),
-  z.regex(/^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\t\x20-\x7e]*)?$/, "contentType must be a media type such as text/plain"),
-);
+const ContentType = z
+  .string()
+  .check(
+    z.minLength(1, "contentType must not be empty"),
+    z.maxLength(256, "contentType is at most 256 characters"),
+    z.regex(
+      /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\t\x20-\x7e]*)?$/,
+      "contentType must be a media type such as text/plain",
+    ),
+  );
 
 /** Custom metadata: header-safe keys, values without control characters, 8 KiB in all. */
-const Metadata = z.record(
-  z.string().check(z.regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, "metadata keys are 1 to 128 letters, digits or !#$%&'*+.^_`|~-")),
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
-  z.string().check(z.refine((value) => !/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value), "metadata values must not contain control characters")),
-).check(
-  z.refine(
-    (metadata) => Object.entries(metadata).reduce((sum, [key, value]) => sum + utf8Bytes(key) + utf8Bytes(value), 0) <= MAX_METADATA_BYTES,
-    `metadata is limited to ${MAX_METADATA_BYTES} bytes of keys and values together`,
-  ),
-);
+const Metadata = z
+  .record(
+    z
+      .string()
+      .check(
+        z.regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/, "metadata keys are 1 to 128 letters, digits or !#$%&'*+.^_`|~-"),
+      ),
+    z
+      .string()
+      .check(
+        z.refine((value) => !hasControlCharacter(value, true), "metadata values must not contain control characters"),
+      ),
+  )
+  .check(
+    z.refine(
+      (metadata) =>
+        Object.entries(metadata).reduce((sum, [key, value]) => sum + utf8Bytes(key) + utf8Bytes(value), 0) <=
+        MAX_METADATA_BYTES,
+      `metadata is limited to ${MAX_METADATA_BYTES} bytes of keys and values together`,
+    ),
+  );
 
-export const UploadId = z.string().check(
-  z.minLength(1, "upload id must not be empty"),
-  z.maxLength(1024, "upload id is too long"),
-  z.meta({ description: "Upload id: 22 URL-safe characters", examples: ["q3Zk0pX9-c1vT7wYbLm2Aw"] }),
-);
+export const UploadId = z
+  .string()
+  .check(
+    z.minLength(1, "upload id must not be empty"),
+    z.maxLength(1024, "upload id is too long"),
+    z.meta({ description: "Upload id: 22 URL-safe characters", examples: ["q3Zk0pX9-c1vT7wYbLm2Aw"] }),
+  );
 
 /** Decimal digits only: `1e3`, `0x10`, `+4` and `6.0` are not part numbers. */
 const decimalInRange = (max: number, what: string) =>
@@ -101,7 +127,6 @@ export const UploadState = z.enum(["open", "completing", "completed", "aborted",
 export type UploadState = z.infer<typeof UploadState>;
 export const UploadMode = z.enum(["parts", "stream"]);
 export const UploadApi = z.enum(["native", "compat"]);
-
 
 export const CreateUploadRequest = z
   .strictObject({
@@ -124,10 +149,12 @@ export const CreateUploadRequest = z
       ),
     ),
     sha256: z.optional(
-      z.string().check(
-        z.maxLength(64),
-        z.meta({ description: "SHA-256 of the whole object (hex or base64); verified after completion" }),
-      ),
+      z
+        .string()
+        .check(
+          z.maxLength(64),
+          z.meta({ description: "SHA-256 of the whole object (hex or base64); verified after completion" }),
+        ),
     ),
     mode: z.optional(
       UploadMode.check(
@@ -193,9 +220,11 @@ export const UploadStatus = z
     abortReason: z.nullable(z.string()),
     mode: UploadMode,
     sha256: z.nullable(z.string().check(z.meta({ description: "Declared SHA-256 of the whole object (base64)" }))),
-    partDigests: z.record(z.string(), z.string()).check(
-      z.meta({ description: "Verified SHA-256 (base64) of each part sent with a Content-Digest, by part number" }),
-    ),
+    partDigests: z
+      .record(z.string(), z.string())
+      .check(
+        z.meta({ description: "Verified SHA-256 (base64) of each part sent with a Content-Digest, by part number" }),
+      ),
     stream: z.nullable(StreamStatus),
   })
   .register(components, { id: "UploadStatus" });
@@ -205,7 +234,9 @@ export const CreatedUpload = z
   .extend(UploadStatus, {
     parts: z.nullable(count(R2_MAX_PARTS, "parts")),
     uploadToken: z.nullable(
-      z.string().check(z.meta({ description: "HS256 JWT granting access to this upload only; null when tokens are off" })),
+      z
+        .string()
+        .check(z.meta({ description: "HS256 JWT granting access to this upload only; null when tokens are off" })),
     ),
     uploadTokenExpiresAt: z.nullable(isoTime),
   })
@@ -238,7 +269,9 @@ export type PartUploadedResponse = z.infer<typeof PartUploadedResponse>;
 export const ErrorBody = z
   .object({
     error: z.object({
-      code: z.string().check(z.meta({ description: "Stable, machine-readable error code", examples: ["upload_not_found"] })),
+      code: z
+        .string()
+        .check(z.meta({ description: "Stable, machine-readable error code", examples: ["upload_not_found"] })),
       message: z.string(),
       details: z.optional(z.unknown()),
     }),

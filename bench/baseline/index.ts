@@ -30,7 +30,10 @@ function tapped(request: Request, seen: { chunks: number }): ReadableStream<Uint
     },
   });
   const sized = new FixedLengthStream(length);
-  void (request.body ?? new ReadableStream({ start: (c) => c.close() })).pipeThrough(counter).pipeTo(sized.writable).catch(() => undefined);
+  void (request.body ?? new ReadableStream({ start: (c) => c.close() }))
+    .pipeThrough(counter)
+    .pipeTo(sized.writable)
+    .catch(() => undefined);
   return sized.readable;
 }
 

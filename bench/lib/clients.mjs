@@ -19,7 +19,12 @@ export const getObject = (base, agent, key) => request(`${base}/objects/${key}`,
 
 export async function createUpload(base, agent, body) {
   const json = jsonBody(body);
-  const response = await request(`${base}/uploads`, { method: "POST", agent, body: json.body, headers: { ...json.headers, ...AUTH } });
+  const response = await request(`${base}/uploads`, {
+    method: "POST",
+    agent,
+    body: json.body,
+    headers: { ...json.headers, ...AUTH },
+  });
   await expectStatus(response, [201], "POST /uploads");
   return response.json();
 }

@@ -1,9 +1,18 @@
 // 1. Producer ingest throughput vs the baseline Worker, and
 // 2. peak memory of the runtime while ingesting parts of growing size (streaming, not buffering).
 import { createHash } from "node:crypto";
-import { baselineAbort, baselineCreate, baselinePut, createUpload, putPart, sendParts, uniqueKey, waitSettled } from "../lib/clients.mjs";
+import {
+  baselineAbort,
+  baselineCreate,
+  baselinePut,
+  createUpload,
+  putPart,
+  sendParts,
+  uniqueKey,
+  waitSettled,
+} from "../lib/clients.mjs";
 import { startBaseline, startProduct } from "../lib/harness.mjs";
-import { agent, cpuMsOf, fmt, median, memoryOf, MiB, ratio, sampleRss, sleep, table } from "../lib/util.mjs";
+import { agent, cpuMsOf, fmt, MiB, median, memoryOf, ratio, sampleRss, sleep, table } from "../lib/util.mjs";
 
 const mb = (bytes, ms) => bytes / 1e6 / (ms / 1000);
 
@@ -20,7 +29,9 @@ async function producerRun(product, via, { parts, partSize, concurrency, data, d
   const proxyCpu = cpuMsOf(product.pids.proxy) - proxyCpu0;
   const settled = await waitSettled(product.base, via, upload.uploadId, { timeoutMs: 120_000 });
   if (settled.state !== "completed" || settled.object?.size !== parts * partSize) {
-    throw new Error(`producer upload ended ${settled.state} (${settled.failureReason ?? ""}) size ${settled.object?.size}`);
+    throw new Error(
+      `producer upload ended ${settled.state} (${settled.failureReason ?? ""}) size ${settled.object?.size}`,
+    );
   }
   return { ms, cpu, proxyCpu };
 }
@@ -32,7 +43,8 @@ async function baselineRun(baseline, via, { parts, partSize, concurrency, data, 
   const proxyCpu0 = cpuMsOf(baseline.pids.proxy);
   let chunks = 0;
   const ms = await sendParts(parts, concurrency, async (n) => {
-    chunks += (await baselinePut(baseline.base, via, key, uploadId, n, data.subarray(0, partSize), { tap })).chunks ?? 0;
+    chunks +=
+      (await baselinePut(baseline.base, via, key, uploadId, n, data.subarray(0, partSize), { tap })).chunks ?? 0;
   });
   const cpu = cpuMsOf(baseline.pids.runtime) - cpu0;
   const proxyCpu = cpuMsOf(baseline.pids.proxy) - proxyCpu0;
@@ -65,9 +77,13 @@ export async function ingestThroughput(ctx) {
         for (const who of order) {
           const spec = { parts, partSize, concurrency, data: ctx.data };
           const result =
-            who === "producer" ? await producerRun(product, productAgent, spec) : await baselineRun(baseline, baselineAgent, spec);
+            who === "producer"
+              ? await producerRun(product, productAgent, spec)
+              : await baselineRun(baseline, baselineAgent, spec);
           samples[who].push(result);
-          ctx.log(`  ingest c=${concurrency} run ${run + 1}/${runs} ${who}: ${fmt(mb(parts * partSize, result.ms))} MB/s`);
+          ctx.log(
+            `  ingest c=${concurrency} run ${run + 1}/${runs} ${who}: ${fmt(mb(parts * partSize, result.ms))} MB/s`,
+          );
         }
       }
       const rate = (list) => median(list.map((s) => mb(parts * partSize, s.ms)));
@@ -96,7 +112,13 @@ export async function ingestThroughput(ctx) {
     const diagnostic = { baseline: [], tap: [], chunks: [] };
     for (let run = 0; run < diagnosticRuns; run++) {
       for (const tap of run % 2 === 0 ? [false, true] : [true, false]) {
-        const result = await baselineRun(baseline, baselineAgent, { parts, partSize, concurrency: 4, data: ctx.data, tap });
+        const result = await baselineRun(baseline, baselineAgent, {
+          parts,
+          partSize,
+          concurrency: 4,
+          data: ctx.data,
+          tap,
+        });
         diagnostic[tap ? "tap" : "baseline"].push(mb(parts * partSize, result.ms));
         if (tap) diagnostic.chunks.push(result.chunksPerPart);
       }
@@ -107,7 +129,13 @@ export async function ingestThroughput(ctx) {
     const withDigest = { plain: [], digest: [] };
     for (let run = 0; run < diagnosticRuns; run++) {
       for (const digest of run % 2 === 0 ? [false, true] : [true, false]) {
-        const result = await producerRun(product, productAgent, { parts, partSize, concurrency: 4, data: ctx.data, digest });
+        const result = await producerRun(product, productAgent, {
+          parts,
+          partSize,
+          concurrency: 4,
+          data: ctx.data,
+          digest,
+        });
         withDigest[digest ? "digest" : "plain"].push(mb(parts * partSize, result.ms));
       }
     }
@@ -126,7 +154,16 @@ export async function ingestThroughput(ctx) {
       "CPU columns: ms of CPU per part used by the runtime workerd (user Workers) and by wrangler's proxy workerd, producer / baseline.",
     "",
     table(
-      ["concurrency", "producer MB/s", "baseline MB/s", "ratio", "producer range", "baseline range", "runtime CPU ms/part (prod / base)", "proxy CPU ms/part (prod / base)"],
+      [
+        "concurrency",
+        "producer MB/s",
+        "baseline MB/s",
+        "ratio",
+        "producer range",
+        "baseline range",
+        "runtime CPU ms/part (prod / base)",
+        "proxy CPU ms/part (prod / base)",
+      ],
       rows,
     ),
     "",
@@ -207,11 +244,22 @@ export async function ingestMemory(ctx) {
   ];
   const markdown = [
     `${parts} parts per run at concurrency ${concurrency}, a fresh runtime per cell, ${reps} rep(s) (median). RSS sampled from /proc every 10 ms. ` +
-      "\"runtime\" is the workerd process running the Workers (producer+consumer, or the baseline); \"proxy\" is wrangler's proxy workerd in front of it " +
+      '"runtime" is the workerd process running the Workers (producer+consumer, or the baseline); "proxy" is wrangler\'s proxy workerd in front of it ' +
       "(the same path as `wrangler dev`). Δ = peak − idle RSS just before the run. Last column: bytes in flight if every in-flight part were buffered whole.",
     "",
     table(
-      ["part size", "producer runtime peak MiB", "producer Δ MiB", "baseline runtime peak MiB", "baseline Δ MiB", "peak ratio", "producer proxy peak MiB", "baseline proxy peak MiB", "in flight if buffered MiB", "diagnostic: baseline + JS tap peak / Δ MiB"],
+      [
+        "part size",
+        "producer runtime peak MiB",
+        "producer Δ MiB",
+        "baseline runtime peak MiB",
+        "baseline Δ MiB",
+        "peak ratio",
+        "producer proxy peak MiB",
+        "baseline proxy peak MiB",
+        "in flight if buffered MiB",
+        "diagnostic: baseline + JS tap peak / Δ MiB",
+      ],
       rows,
     ),
     "",

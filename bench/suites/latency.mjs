@@ -52,7 +52,11 @@ async function probeSample(probe, id) {
     const seen = await probe.fetch(`http://probe.local/seen/${id}`);
     if (seen.status === 200) {
       const mark = await seen.json();
-      return { observed: performance.now() - acknowledged, inRuntime: mark.receivedAt - mark.sentAt, batchSize: mark.batchSize };
+      return {
+        observed: performance.now() - acknowledged,
+        inRuntime: mark.receivedAt - mark.sentAt,
+        batchSize: mark.batchSize,
+      };
     }
     await seen.arrayBuffer();
     await sleep(POLL_MS);
@@ -100,18 +104,43 @@ export async function completionLatency(ctx) {
     via.destroy();
     await harness.close();
   }
-  const stats = (list, field) => ({ p50: quantile(list.map((s) => s[field]), 0.5), p95: quantile(list.map((s) => s[field]), 0.95), max: Math.max(...list.map((s) => s[field])) });
+  const stats = (list, field) => ({
+    p50: quantile(
+      list.map((s) => s[field]),
+      0.5,
+    ),
+    p95: quantile(
+      list.map((s) => s[field]),
+      0.95,
+    ),
+    max: Math.max(...list.map((s) => s[field])),
+  });
   const product = stats(samples.product, "observed");
   const productInRuntime = stats(samples.product, "inRuntime");
   const floor = stats(samples.probe, "observed");
   const floorInRuntime = stats(samples.probe, "inRuntime");
   ctx.shared.queueFloorP50 = floor.p50;
   const rows = [
-    ["auto-complete: last part 2xx -> GET reads `completed`", fmt(product.p50, 0), fmt(product.p95, 0), fmt(product.max, 0)],
+    [
+      "auto-complete: last part 2xx -> GET reads `completed`",
+      fmt(product.p50, 0),
+      fmt(product.p95, 0),
+      fmt(product.max, 0),
+    ],
     ["floor: probe send 2xx -> poll sees consumer's mark", fmt(floor.p50, 0), fmt(floor.p95, 0), fmt(floor.max, 0)],
     ["ratio (auto-complete / floor)", ratio(product.p50, floor.p50), ratio(product.p95, floor.p95), ""],
-    ["in-runtime: part accepted by R2 -> completion recorded (`completedAt − lastActivityAt`)", fmt(productInRuntime.p50, 0), fmt(productInRuntime.p95, 0), fmt(productInRuntime.max, 0)],
-    ["in-runtime floor: `send()` -> queue handler starts (Date.now() in workerd)", fmt(floorInRuntime.p50, 0), fmt(floorInRuntime.p95, 0), fmt(floorInRuntime.max, 0)],
+    [
+      "in-runtime: part accepted by R2 -> completion recorded (`completedAt − lastActivityAt`)",
+      fmt(productInRuntime.p50, 0),
+      fmt(productInRuntime.p95, 0),
+      fmt(productInRuntime.max, 0),
+    ],
+    [
+      "in-runtime floor: `send()` -> queue handler starts (Date.now() in workerd)",
+      fmt(floorInRuntime.p50, 0),
+      fmt(floorInRuntime.p95, 0),
+      fmt(floorInRuntime.max, 0),
+    ],
   ];
   const markdown = [
     `${count} uploads of one 4 KiB part (\`parts: 1\`), one at a time, side by side with ${count} probe messages sent one at a time; status polled every ${POLL_MS} ms. ` +

@@ -11,8 +11,8 @@ import {
   uniqueKey,
   uploadStatus,
 } from "../lib/clients.mjs";
-import { CONFIGS, startBaseline, startHarness, startProduct } from "../lib/harness.mjs";
-import { agent, fmt, median, MiB, pool, ratio, request, shuffle, sleep, table } from "../lib/util.mjs";
+import { CONFIGS, startBaseline, startProduct } from "../lib/harness.mjs";
+import { agent, fmt, MiB, median, pool, ratio, shuffle, sleep, table } from "../lib/util.mjs";
 import { queueSettings } from "./latency.mjs";
 
 const CONCURRENCY = 16;
@@ -86,10 +86,30 @@ async function manyParts(ctx) {
 
     const completed = last.state === "completed";
     const rows = [
-      ["parts sent (4 KiB each, random order, 16 in flight)", `${fmt(sendMs / 1000)} s = ${fmt(parts / (sendMs / 1000), 0)} parts/s`, `${baseParts.length} parts: ${fmt(baseMs / 1000)} s = ${fmt(baseParts.length / (baseMs / 1000), 0)} parts/s`, ratio(parts / sendMs, baseParts.length / baseMs)],
-      ["last part 2xx -> all parts tallied in D1", seen.tallied === undefined ? "not reached" : `${fmt(seen.tallied / 1000, 2)} s`, "", ""],
-      ["last part 2xx -> claimed (state left `open`)", seen.claimed === undefined ? "not reached" : `${fmt(seen.claimed / 1000, 2)} s`, "", ""],
-      [`last part 2xx -> terminal state (\`${last.state}\`)`, seen.settled === undefined ? "not reached" : `${fmt(seen.settled / 1000, 2)} s`, "", ""],
+      [
+        "parts sent (4 KiB each, random order, 16 in flight)",
+        `${fmt(sendMs / 1000)} s = ${fmt(parts / (sendMs / 1000), 0)} parts/s`,
+        `${baseParts.length} parts: ${fmt(baseMs / 1000)} s = ${fmt(baseParts.length / (baseMs / 1000), 0)} parts/s`,
+        ratio(parts / sendMs, baseParts.length / baseMs),
+      ],
+      [
+        "last part 2xx -> all parts tallied in D1",
+        seen.tallied === undefined ? "not reached" : `${fmt(seen.tallied / 1000, 2)} s`,
+        "",
+        "",
+      ],
+      [
+        "last part 2xx -> claimed (state left `open`)",
+        seen.claimed === undefined ? "not reached" : `${fmt(seen.claimed / 1000, 2)} s`,
+        "",
+        "",
+      ],
+      [
+        `last part 2xx -> terminal state (\`${last.state}\`)`,
+        seen.settled === undefined ? "not reached" : `${fmt(seen.settled / 1000, 2)} s`,
+        "",
+        "",
+      ],
       [`GET /uploads/{id} of the ${parts}-part upload`, `${fmt(statusMs, 0)} ms`, "", ""],
     ];
     const markdown = [
@@ -104,7 +124,11 @@ async function manyParts(ctx) {
       table(["step", "product", "baseline (PUT only)", "ratio (rate)"], rows),
     ].join("\n");
     const checks = [
-      { name: `${parts}-part upload: every part tallied and the upload claimed`, ok: seen.tallied !== undefined && seen.claimed !== undefined, detail: `tallied ${last.tallied}/${parts}, state ${last.state}` },
+      {
+        name: `${parts}-part upload: every part tallied and the upload claimed`,
+        ok: seen.tallied !== undefined && seen.claimed !== undefined,
+        detail: `tallied ${last.tallied}/${parts}, state ${last.state}`,
+      },
     ];
     return { markdown, checks };
   } finally {
@@ -141,16 +165,25 @@ async function manyUploads(ctx) {
 
     // 1-part uploads: each body is a different 4 KiB slice, so a mix-up would show in the hashes.
     const prefix = `bench/scale-b/${run}/`;
-    const bodyOf = (i) => ctx.data.subarray((i * 4096) % (ctx.data.length - 4096), ((i * 4096) % (ctx.data.length - 4096)) + 4096);
+    const bodyOf = (i) =>
+      ctx.data.subarray((i * 4096) % (ctx.data.length - 4096), ((i * 4096) % (ctx.data.length - 4096)) + 4096);
     const createStart = performance.now();
-    const uploads = await pool(Array.from({ length: count }, (_, i) => i), CONCURRENCY, (i) =>
-      createUpload(product.base, via, { key: `${prefix}${i}`, parts: 1 }),
+    const uploads = await pool(
+      Array.from({ length: count }, (_, i) => i),
+      CONCURRENCY,
+      (i) => createUpload(product.base, via, { key: `${prefix}${i}`, parts: 1 }),
     );
     const createMs = performance.now() - createStart;
     const sendStart = performance.now();
-    await pool(shuffle(uploads.map((u, i) => [u, i])), CONCURRENCY, ([u, i]) => putPart(product.base, via, u.uploadId, 1, bodyOf(i)));
+    await pool(shuffle(uploads.map((u, i) => [u, i])), CONCURRENCY, ([u, i]) =>
+      putPart(product.base, via, u.uploadId, 1, bodyOf(i)),
+    );
     const sendMs = performance.now() - sendStart;
-    const { seen, last } = await watch(() => states(prefix), { settled: settledAll(count) }, { timeoutMs: 120_000, intervalMs: 100 });
+    const { seen, last } = await watch(
+      () => states(prefix),
+      { settled: settledAll(count) },
+      { timeoutMs: 120_000, intervalMs: 100 },
+    );
     const sample = shuffle(Array.from({ length: count }, (_, i) => i)).slice(0, 20);
     let mismatches = 0;
     for (const i of sample) {
@@ -164,13 +197,30 @@ async function manyUploads(ctx) {
     const baseIds = await pool(baseKeys, CONCURRENCY, (key) => baselineCreate(baseline.base, baseVia, key));
     const baseCreateMs = performance.now() - baseCreateStart;
     const baseSendStart = performance.now();
-    await pool(shuffle(baseKeys.map((key, i) => [key, i])), CONCURRENCY, ([key, i]) => baselinePut(baseline.base, baseVia, key, baseIds[i], 1, bodyOf(i)));
+    await pool(shuffle(baseKeys.map((key, i) => [key, i])), CONCURRENCY, ([key, i]) =>
+      baselinePut(baseline.base, baseVia, key, baseIds[i], 1, bodyOf(i)),
+    );
     const baseSendMs = performance.now() - baseSendStart;
 
     rows.push(
-      [`create ${count} uploads (\`parts: 1\`)`, `${fmt(createMs / 1000, 2)} s (${fmt(count / (createMs / 1000), 0)}/s)`, `${fmt(baseCreateMs / 1000, 2)} s (${fmt(count / (baseCreateMs / 1000), 0)}/s)`, ratio(baseCreateMs, createMs)],
-      [`send ${count} parts of 4 KiB (random order)`, `${fmt(sendMs / 1000, 2)} s (${fmt(count / (sendMs / 1000), 0)}/s)`, `${fmt(baseSendMs / 1000, 2)} s (${fmt(count / (baseSendMs / 1000), 0)}/s)`, ratio(baseSendMs, sendMs)],
-      ["last part 2xx -> all settled", seen.settled === undefined ? "not reached" : `${fmt(seen.settled / 1000, 2)} s`, ctx.shared.queueFloorP50 ? `queue floor p50 ${fmt(ctx.shared.queueFloorP50 / 1000, 2)} s (benchmark 3)` : "", ""],
+      [
+        `create ${count} uploads (\`parts: 1\`)`,
+        `${fmt(createMs / 1000, 2)} s (${fmt(count / (createMs / 1000), 0)}/s)`,
+        `${fmt(baseCreateMs / 1000, 2)} s (${fmt(count / (baseCreateMs / 1000), 0)}/s)`,
+        ratio(baseCreateMs, createMs),
+      ],
+      [
+        `send ${count} parts of 4 KiB (random order)`,
+        `${fmt(sendMs / 1000, 2)} s (${fmt(count / (sendMs / 1000), 0)}/s)`,
+        `${fmt(baseSendMs / 1000, 2)} s (${fmt(count / (baseSendMs / 1000), 0)}/s)`,
+        ratio(baseSendMs, sendMs),
+      ],
+      [
+        "last part 2xx -> all settled",
+        seen.settled === undefined ? "not reached" : `${fmt(seen.settled / 1000, 2)} s`,
+        ctx.shared.queueFloorP50 ? `queue floor p50 ${fmt(ctx.shared.queueFloorP50 / 1000, 2)} s (benchmark 3)` : "",
+        "",
+      ],
       ["final states", JSON.stringify(last), "", ""],
       ["objects checked by SHA-256 (random 20)", `${sample.length - mismatches}/${sample.length} match`, "", ""],
     );
@@ -179,20 +229,27 @@ async function manyUploads(ctx) {
       ok: (last.completed ?? 0) === count && mismatches === 0,
       detail: `${JSON.stringify(last)}, ${mismatches} hash mismatches in ${sample.length}`,
     });
-    for (let i = 0; i < count; i++) await baselineAbort(baseline.base, baseVia, baseKeys[i], baseIds[i]).catch(() => undefined);
+    for (let i = 0; i < count; i++)
+      await baselineAbort(baseline.base, baseVia, baseKeys[i], baseIds[i]).catch(() => undefined);
 
     // 3-part uploads of the real shape: 5 MiB, 5 MiB, 4 KiB.
     const shapedPrefix = `bench/scale-b3/${run}/`;
     const partSize = 5 * MiB;
-    const shaped = await pool(Array.from({ length: shapedCount }, (_, i) => i), CONCURRENCY, (i) =>
-      createUpload(product.base, via, { key: `${shapedPrefix}${i}`, parts: 3, partSize }),
+    const shaped = await pool(
+      Array.from({ length: shapedCount }, (_, i) => i),
+      CONCURRENCY,
+      (i) => createUpload(product.base, via, { key: `${shapedPrefix}${i}`, parts: 3, partSize }),
     );
     const partBody = (i, n) => (n < 3 ? ctx.data.subarray((i % 8) * MiB, (i % 8) * MiB + partSize) : bodyOf(i));
     const jobs = shuffle(shaped.flatMap((u, i) => [1, 2, 3].map((n) => [u, i, n])));
     const shapedStart = performance.now();
     await pool(jobs, CONCURRENCY, ([u, i, n]) => putPart(product.base, via, u.uploadId, n, partBody(i, n)));
     const shapedSendMs = performance.now() - shapedStart;
-    const shapedWatch = await watch(() => states(shapedPrefix), { settled: settledAll(shapedCount) }, { timeoutMs: 180_000, intervalMs: 100 });
+    const shapedWatch = await watch(
+      () => states(shapedPrefix),
+      { settled: settledAll(shapedCount) },
+      { timeoutMs: 180_000, intervalMs: 100 },
+    );
     let shapedMismatches = 0;
     for (const i of shuffle(Array.from({ length: shapedCount }, (_, i) => i)).slice(0, 5)) {
       const object = await getObject(product.base, via, `${shapedPrefix}${i}`);
@@ -200,8 +257,18 @@ async function manyUploads(ctx) {
       if (object.status !== 200 || sha256(object.body) !== sha256(expected)) shapedMismatches++;
     }
     rows.push(
-      [`send ${shapedCount} x 3 parts (5 MiB, 5 MiB, 4 KiB), shuffled`, `${fmt(shapedSendMs / 1000, 2)} s (${fmt((shapedCount * (2 * partSize + 4096)) / 1e6 / (shapedSendMs / 1000), 1)} MB/s)`, "", ""],
-      ["last part 2xx -> all settled", shapedWatch.seen.settled === undefined ? "not reached" : `${fmt(shapedWatch.seen.settled / 1000, 2)} s`, "", ""],
+      [
+        `send ${shapedCount} x 3 parts (5 MiB, 5 MiB, 4 KiB), shuffled`,
+        `${fmt(shapedSendMs / 1000, 2)} s (${fmt((shapedCount * (2 * partSize + 4096)) / 1e6 / (shapedSendMs / 1000), 1)} MB/s)`,
+        "",
+        "",
+      ],
+      [
+        "last part 2xx -> all settled",
+        shapedWatch.seen.settled === undefined ? "not reached" : `${fmt(shapedWatch.seen.settled / 1000, 2)} s`,
+        "",
+        "",
+      ],
       ["final states", JSON.stringify(shapedWatch.last), "", ""],
       ["objects checked by SHA-256 (random 5)", `${5 - shapedMismatches}/5 match`, "", ""],
     );
@@ -222,7 +289,10 @@ async function manyUploads(ctx) {
     await product.close();
     await baseline.close();
   }
-  return { markdown: [notes.join("\n"), "", table(["step", "product", "baseline", "ratio (rate)"], rows)].join("\n"), checks };
+  return {
+    markdown: [notes.join("\n"), "", table(["step", "product", "baseline", "ratio (rate)"], rows)].join("\n"),
+    checks,
+  };
 }
 
 // ---- (c) stale sweep ---------------------------------------------------------------------------
@@ -237,8 +307,10 @@ async function staleSweep(ctx) {
     const consumer = product.server.getWorker("ingest-consumer");
     const prefix = `bench/scale-c/${Date.now().toString(36)}/`;
     const createStart = performance.now();
-    await pool(Array.from({ length: count }, (_, i) => i), CONCURRENCY, (i) =>
-      createUpload(product.base, via, { key: `${prefix}${i}`, parts: 2, staleAfterSeconds: 60 }),
+    await pool(
+      Array.from({ length: count }, (_, i) => i),
+      CONCURRENCY,
+      (i) => createUpload(product.base, via, { key: `${prefix}${i}`, parts: 2, staleAfterSeconds: 60 }),
     );
     const createMs = performance.now() - createStart;
     ctx.log(`  scale c: ${count} uploads created in ${fmt(createMs / 1000)} s`);
@@ -265,15 +337,29 @@ async function staleSweep(ctx) {
     // Floor: R2 alone aborting SWEEP_BATCH_LIMIT uploads 10 at a time, in the same runtime.
     const floors = [];
     for (let i = 0; i < 3; i++) {
-      const response = await product.server.getWorker("bench-tally").fetch(`http://tally.local/abort-floor?n=${sweepBatchLimit}`, { method: "POST" });
+      const response = await product.server
+        .getWorker("bench-tally")
+        .fetch(`http://tally.local/abort-floor?n=${sweepBatchLimit}`, { method: "POST" });
       floors.push((await response.json()).elapsedMs);
     }
     const floor = median(floors);
     const outcomes = [...new Set(runs.map((r) => r.outcome))].join(", ");
     const rows = [
-      [`create ${count.toLocaleString("en-US")} uploads (HTTP, ${CONCURRENCY} in flight)`, `${fmt(createMs / 1000, 1)} s (${fmt(count / (createMs / 1000), 0)}/s)`, ""],
-      ["cron runs until none open and no R2 abort pending", `${runs.length} (outcomes: ${outcomes})`, `${Math.ceil(count / sweepBatchLimit)} = ceil(${count}/${sweepBatchLimit})`],
-      ["time per run: median / max", `${fmt(median(runTimes), 0)} / ${fmt(Math.max(...runTimes), 0)} ms`, `R2 floor for ${sweepBatchLimit} aborts: ${fmt(floor, 0)} ms (ratio ${ratio(median(runTimes), floor)})`],
+      [
+        `create ${count.toLocaleString("en-US")} uploads (HTTP, ${CONCURRENCY} in flight)`,
+        `${fmt(createMs / 1000, 1)} s (${fmt(count / (createMs / 1000), 0)}/s)`,
+        "",
+      ],
+      [
+        "cron runs until none open and no R2 abort pending",
+        `${runs.length} (outcomes: ${outcomes})`,
+        `${Math.ceil(count / sweepBatchLimit)} = ceil(${count}/${sweepBatchLimit})`,
+      ],
+      [
+        "time per run: median / max",
+        `${fmt(median(runTimes), 0)} / ${fmt(Math.max(...runTimes), 0)} ms`,
+        `R2 floor for ${sweepBatchLimit} aborts: ${fmt(floor, 0)} ms (ratio ${ratio(median(runTimes), floor)})`,
+      ],
       ["total sweep time", `${fmt(runTimes.reduce((a, b) => a + b, 0) / 1000, 1)} s`, ""],
       ["final", `open ${final.open}, aborted ${final.aborted}, R2 abort pending ${final.pending}`, ""],
     ];
@@ -301,7 +387,11 @@ async function staleSweep(ctx) {
 export async function scale(ctx) {
   const parts = [];
   const checks = [];
-  for (const [name, fn] of [["a", manyParts], ["b", manyUploads], ["c", staleSweep]]) {
+  for (const [name, fn] of [
+    ["a", manyParts],
+    ["b", manyUploads],
+    ["c", staleSweep],
+  ]) {
     try {
       const result = await fn(ctx);
       parts.push(result.markdown);

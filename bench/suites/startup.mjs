@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { AUTH, BENCH_DIR, CONFIGS, PRODUCT_SECRETS, ROOT, startHarness } from "../lib/harness.mjs";
-import { fmt, jsonBody, median, ratio, request, table } from "../lib/util.mjs";
+import { fmt, median, ratio, request, table } from "../lib/util.mjs";
 
 const run = promisify(execFile);
 
@@ -88,7 +88,11 @@ async function firstRequests(worker, harness) {
       const response = await request(`${harness.base}/no-such-route`, { headers: AUTH });
       if (response.status !== 404) throw new Error(`producer GET /no-such-route: ${response.status}`);
     };
-    return { first: await time(miss), second: await time(miss), what: "`GET /no-such-route` (router, error body; no storage)" };
+    return {
+      first: await time(miss),
+      second: await time(miss),
+      what: "`GET /no-such-route` (router, error body; no storage)",
+    };
   }
   let n = 0;
   const create = async () => {
@@ -112,13 +116,17 @@ export async function bundleAndColdStart(ctx) {
         // A fresh runtime from the already-built bundle, so the time is the runtime's, not esbuild's.
         const started = performance.now();
         const secrets = worker.id === "producer" || worker.emptyOf === "producer" ? { secrets: PRODUCT_SECRETS } : {};
-        const harness = await startHarness([{ configPath: worker.config, prebuiltWorkerDir: path.join(scratch, worker.id), ...secrets }]);
+        const harness = await startHarness([
+          { configPath: worker.config, prebuiltWorkerDir: path.join(scratch, worker.id), ...secrets },
+        ]);
         const listen = performance.now() - started;
         try {
           if (worker.id !== "baseline") await harness.server.getWorker(worker.name).applyD1Migrations("DB");
           const { first, second, what } = await firstRequests(worker, harness);
           samples[worker.id].push({ listen, first, second, what });
-          ctx.log(`  cold start ${worker.id}: listen ${fmt(listen, 0)} ms, first ${fmt(first, 1)} ms, second ${fmt(second, 1)} ms`);
+          ctx.log(
+            `  cold start ${worker.id}: listen ${fmt(listen, 0)} ms, first ${fmt(first, 1)} ms, second ${fmt(second, 1)} ms`,
+          );
         } finally {
           await harness.close();
         }
@@ -145,19 +153,38 @@ export async function bundleAndColdStart(ctx) {
   const markdown = [
     `Bundle: \`wrangler deploy --dry-run --outdir <abs dir> -c <config>\` ("Total Upload" line). Cold start: a fresh harness per sample from the pre-built bundle ` +
       `(\`prebuiltWorkerDir\`, so esbuild is not timed), ${reps} samples each, interleaved, median. ` +
-      "\"runtime up\" = `createTestHarness().listen()` (workerd processes start, Worker scripts load); D1 migrations are then applied (not timed); " +
-      "Each Worker is compared with its empty twin: its own config with an empty script as `main`. \"first\" = the first successful request, \"second\" = the same request again; time to first response = runtime up + first.",
+      '"runtime up" = `createTestHarness().listen()` (workerd processes start, Worker scripts load); D1 migrations are then applied (not timed); ' +
+      'Each Worker is compared with its empty twin: its own config with an empty script as `main`. "first" = the first successful request, "second" = the same request again; time to first response = runtime up + first.',
     "",
     table(
-      ["Worker", "bundle KiB", "gzip KiB", `gzip vs ${GZIP_BUDGET_KIB} KiB budget`, "runtime up ms", "first ms", "second ms", "time to first response ms", "vs its empty twin", "request"],
+      [
+        "Worker",
+        "bundle KiB",
+        "gzip KiB",
+        `gzip vs ${GZIP_BUDGET_KIB} KiB budget`,
+        "runtime up ms",
+        "first ms",
+        "second ms",
+        "time to first response ms",
+        "vs its empty twin",
+        "request",
+      ],
       rows,
     ),
   ].join("\n");
   const coldRatio = (id) =>
     (m(id, "listen") + m(id, "first")) / (m(`${id}-empty`, "listen") + m(`${id}-empty`, "first"));
   const checks = ["producer", "consumer"].flatMap((id) => [
-    { name: `${id} bundle <= ${GZIP_BUDGET_KIB} KiB gzip`, ok: sizes[id].gzipKib <= GZIP_BUDGET_KIB, detail: `${fmt(sizes[id].gzipKib, 2)} KiB` },
-    { name: `${id} cold start <= ${COLD_START_BUDGET}x its empty twin`, ok: coldRatio(id) <= COLD_START_BUDGET, detail: `${fmt(coldRatio(id), 2)}x` },
+    {
+      name: `${id} bundle <= ${GZIP_BUDGET_KIB} KiB gzip`,
+      ok: sizes[id].gzipKib <= GZIP_BUDGET_KIB,
+      detail: `${fmt(sizes[id].gzipKib, 2)} KiB`,
+    },
+    {
+      name: `${id} cold start <= ${COLD_START_BUDGET}x its empty twin`,
+      ok: coldRatio(id) <= COLD_START_BUDGET,
+      detail: `${fmt(coldRatio(id), 2)}x`,
+    },
   ]);
   return { title: "6. Bundle size and cold start", markdown, checks };
 }

@@ -4,9 +4,9 @@
 // 2xx to the object reading `completed` (the consumer coalescing what is still staged and
 // completing). Every stream's object is read back and compared by SHA-256.
 import { createHash } from "node:crypto";
-import { AUTH, startBaseline, startProduct } from "../lib/harness.mjs";
 import { createUpload, getObject, uniqueKey, uploadStatus } from "../lib/clients.mjs";
-import { agent, fmt, median, MiB, pool, ratio, request, sleep, table } from "../lib/util.mjs";
+import { AUTH, startBaseline, startProduct } from "../lib/harness.mjs";
+import { agent, fmt, MiB, median, pool, ratio, request, sleep, table } from "../lib/util.mjs";
 
 const KiB = 1024;
 const CONCURRENCY = 4;
@@ -28,13 +28,17 @@ function chunkOf(data, size, seq) {
 }
 
 async function putChunk(base, via, uploadId, seq, bytes, final) {
-  const response = await request(`${base}/uploads/${encodeURIComponent(uploadId)}/chunks/${seq}${final ? "?final=1" : ""}`, {
-    method: "PUT",
-    agent: via,
-    body: bytes,
-    headers: AUTH,
-  });
-  if (response.status !== 200) throw new Error(`PUT chunk ${seq}: HTTP ${response.status} ${response.text().slice(0, 200)}`);
+  const response = await request(
+    `${base}/uploads/${encodeURIComponent(uploadId)}/chunks/${seq}${final ? "?final=1" : ""}`,
+    {
+      method: "PUT",
+      agent: via,
+      body: bytes,
+      headers: AUTH,
+    },
+  );
+  if (response.status !== 200)
+    throw new Error(`PUT chunk ${seq}: HTTP ${response.status} ${response.text().slice(0, 200)}`);
 }
 
 async function productRun(product, via, data, { size, count }) {
@@ -45,8 +49,10 @@ async function productRun(product, via, data, { size, count }) {
   const started = performance.now();
   // Chunks 1..count-1 in sequence order with CONCURRENCY in flight; the final one after all of
   // them were acknowledged, so the completion time below starts from a known point.
-  await pool(Array.from({ length: count - 1 }, (_, i) => i + 1), CONCURRENCY, (seq) =>
-    putChunk(product.base, via, upload.uploadId, seq, chunkOf(data, size, seq), false),
+  await pool(
+    Array.from({ length: count - 1 }, (_, i) => i + 1),
+    CONCURRENCY,
+    (seq) => putChunk(product.base, via, upload.uploadId, seq, chunkOf(data, size, seq), false),
   );
   await putChunk(product.base, via, upload.uploadId, count, chunkOf(data, size, count), true);
   const ingestMs = performance.now() - started;
@@ -54,28 +60,34 @@ async function productRun(product, via, data, { size, count }) {
   for (;;) {
     const status = await uploadStatus(product.base, via, upload.uploadId);
     if (status.state === "completed") break;
-    if (status.state !== "open" && status.state !== "completing") throw new Error(`stream ended ${status.state}: ${status.failureReason}`);
+    if (status.state !== "open" && status.state !== "completing")
+      throw new Error(`stream ended ${status.state}: ${status.failureReason}`);
     if (performance.now() - acknowledged > 120_000) throw new Error("stream did not complete within 120 s");
     await sleep(POLL_MS);
   }
   const completeMs = performance.now() - acknowledged;
   const object = await getObject(product.base, via, key);
   const exact = object.status === 200 && createHash("sha256").update(object.body).digest("hex") === hash.digest("hex");
-  if (!exact) throw new Error(`stream object ${key} is not byte-exact (HTTP ${object.status}, ${object.body.length} bytes)`);
+  if (!exact)
+    throw new Error(`stream object ${key} is not byte-exact (HTTP ${object.status}, ${object.body.length} bytes)`);
   return { ingestMs, completeMs };
 }
 
 async function baselineRun(baseline, via, data, { size, count }) {
   const prefix = uniqueKey("streams-baseline");
   const started = performance.now();
-  await pool(Array.from({ length: count }, (_, i) => i + 1), CONCURRENCY, async (seq) => {
-    const response = await request(`${baseline.base}/obj?key=${encodeURIComponent(`${prefix}/${seq}`)}`, {
-      method: "PUT",
-      agent: via,
-      body: chunkOf(data, size, seq),
-    });
-    if (response.status !== 200) throw new Error(`baseline put ${seq}: HTTP ${response.status}`);
-  });
+  await pool(
+    Array.from({ length: count }, (_, i) => i + 1),
+    CONCURRENCY,
+    async (seq) => {
+      const response = await request(`${baseline.base}/obj?key=${encodeURIComponent(`${prefix}/${seq}`)}`, {
+        method: "PUT",
+        agent: via,
+        body: chunkOf(data, size, seq),
+      });
+      if (response.status !== 200) throw new Error(`baseline put ${seq}: HTTP ${response.status}`);
+    },
+  );
   return { ingestMs: performance.now() - started };
 }
 
@@ -96,9 +108,13 @@ export async function streamIngest(ctx) {
         const order = run % 2 === 0 ? ["product", "baseline"] : ["baseline", "product"];
         for (const who of order) {
           const result =
-            who === "product" ? await productRun(product, productAgent, ctx.data, spec) : await baselineRun(baseline, baselineAgent, ctx.data, spec);
+            who === "product"
+              ? await productRun(product, productAgent, ctx.data, spec)
+              : await baselineRun(baseline, baselineAgent, ctx.data, spec);
           samples[who].push(result);
-          ctx.log(`  streams ${spec.label} run ${run + 1}/${runs} ${who}: ${fmt(spec.count / (result.ingestMs / 1000), 0)} chunks/s`);
+          ctx.log(
+            `  streams ${spec.label} run ${run + 1}/${runs} ${who}: ${fmt(spec.count / (result.ingestMs / 1000), 0)} chunks/s`,
+          );
         }
       }
       const perSecond = (list) => median(list.map((s) => spec.count / (s.ingestMs / 1000)));
@@ -116,7 +132,12 @@ export async function streamIngest(ctx) {
         ratio(productRate, baselineRate),
       ]);
       const completes = samples.product.map((s) => s.completeMs);
-      completionRows.push([spec.label, fmt(median(completes), 0), fmt(Math.max(...completes), 0), Math.ceil(totalBytes / PART_SIZE)]);
+      completionRows.push([
+        spec.label,
+        fmt(median(completes), 0),
+        fmt(Math.max(...completes), 0),
+        Math.ceil(totalBytes / PART_SIZE),
+      ]);
     }
   } finally {
     productAgent.destroy();
@@ -129,7 +150,19 @@ export async function streamIngest(ctx) {
       `${runs} run(s) per cell (median), product and baseline interleaved. Baseline: the baseline Worker storing each chunk with one R2 \`put\` (no D1, no queue). ` +
       "Every stream's object was read back and matched the SHA-256 of the chunks sent. MB = 10^6 bytes.",
     "",
-    table(["chunk size", "chunks", "MiB per stream", "product chunks/s", "product MB/s", "baseline chunks/s", "baseline MB/s", "ratio"], rows),
+    table(
+      [
+        "chunk size",
+        "chunks",
+        "MiB per stream",
+        "product chunks/s",
+        "product MB/s",
+        "baseline chunks/s",
+        "baseline MB/s",
+        "ratio",
+      ],
+      rows,
+    ),
     "",
     `Final chunk's 2xx -> \`GET /uploads/{id}\` reads \`completed\` (polled every ${POLL_MS} ms): the consumer coalesces the chunks still staged into the last part(s), then completes. Coalescing runs while the stream is still arriving, so this is what is left at the end, not the whole stream.`,
     "",

@@ -22,7 +22,8 @@ export async function tallyCost(ctx) {
         method: "POST",
         timeoutMs: 300_000,
       });
-      if (response.status !== 200) throw new Error(`tally bench size ${size}: HTTP ${response.status} ${response.text().slice(0, 500)}`);
+      if (response.status !== 200)
+        throw new Error(`tally bench size ${size}: HTTP ${response.status} ${response.text().slice(0, 500)}`);
       return response.json();
     };
     await call(10, 2); // warm-up
@@ -30,8 +31,12 @@ export async function tallyCost(ctx) {
       for (const size of SIZES) {
         // One request runs the three modes interleaved batch by batch (see bench/tally/index.ts).
         for (const report of await call(size, batchesFor(size, ctx.quick))) {
-          (results[`${report.mode}/${size}`] ??= []).push(report);
-          ctx.log(`  tally ${report.mode} size ${size}: ${fmt(report.events / (report.elapsedMs / 1000), 0)} events/s, round trips ${report.roundTripsPerBatch.min}-${report.roundTripsPerBatch.max}`);
+          const cell = `${report.mode}/${size}`;
+          results[cell] ??= [];
+          results[cell].push(report);
+          ctx.log(
+            `  tally ${report.mode} size ${size}: ${fmt(report.events / (report.elapsedMs / 1000), 0)} events/s, round trips ${report.roundTripsPerBatch.min}-${report.roundTripsPerBatch.max}`,
+          );
         }
       }
     }
@@ -39,7 +44,8 @@ export async function tallyCost(ctx) {
     await harness.close();
   }
 
-  const eventsPerSecond = (mode, size) => median(results[`${mode}/${size}`].map((r) => r.events / (r.elapsedMs / 1000)));
+  const eventsPerSecond = (mode, size) =>
+    median(results[`${mode}/${size}`].map((r) => r.events / (r.elapsedMs / 1000)));
   const msPerBatch = (mode, size) => median(results[`${mode}/${size}`].map((r) => r.elapsedMs / r.batches));
   const spread = (mode, size, field) => {
     const all = results[`${mode}/${size}`];
@@ -69,7 +75,9 @@ export async function tallyCost(ctx) {
 
   const checks = [];
   for (const mode of ["tally", "complete"]) {
-    const trips = SIZES.flatMap((size) => results[`${mode}/${size}`].flatMap((r) => [r.roundTripsPerBatch.min, r.roundTripsPerBatch.max]));
+    const trips = SIZES.flatMap((size) =>
+      results[`${mode}/${size}`].flatMap((r) => [r.roundTripsPerBatch.min, r.roundTripsPerBatch.max]),
+    );
     checks.push({
       name: `D1 round trips per batch constant from 1 to 100 events (${mode})`,
       ok: Math.min(...trips) === Math.max(...trips),
@@ -92,7 +100,19 @@ export async function tallyCost(ctx) {
       "Round trips = `db.batch()` calls + statements run on their own (`first/run/all/raw`); statements = all statements sent. Set-up is not timed. The three modes run interleaved batch by batch in one request.",
     "",
     table(
-      ["mode", "events/batch", "events/s", "ms/batch", "D1 round trips/batch", "db.batch calls/batch", "statements/batch", "R2 completes/batch", "floor events/s", "ratio to floor", "acks/retries"],
+      [
+        "mode",
+        "events/batch",
+        "events/s",
+        "ms/batch",
+        "D1 round trips/batch",
+        "db.batch calls/batch",
+        "statements/batch",
+        "R2 completes/batch",
+        "floor events/s",
+        "ratio to floor",
+        "acks/retries",
+      ],
       rows,
     ),
   ].join("\n");

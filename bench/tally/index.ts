@@ -29,7 +29,11 @@ const newUpload = (row: Record<string, unknown>): NewUploadRow =>
  * before `now` (a parameter without default, so it shows in `length`). No webhook here.
  */
 const NO_WEBHOOK = { url: null, secret: null, retryBaseSeconds: 60 };
-function callTally(batch: MessageBatch<unknown>, bindings: TallyBindings, settings: ReturnType<typeof consumerConfig>): Promise<void> {
+function callTally(
+  batch: MessageBatch<unknown>,
+  bindings: TallyBindings,
+  settings: ReturnType<typeof consumerConfig>,
+): Promise<void> {
   const tally = tallyBatch as unknown as (...args: unknown[]) => Promise<void>;
   return tally.length >= 4 ? tally(batch, bindings, settings, NO_WEBHOOK) : tally(batch, bindings, settings);
 }
@@ -260,7 +264,9 @@ async function floorConsumer(batch: MessageBatch<unknown>, db: D1Database): Prom
 
 async function abortFloor(env: TallyBenchEnv, n: number): Promise<{ n: number; elapsedMs: number }> {
   const uploads = await Promise.all(
-    Array.from({ length: n }, (_, i) => env.BUCKET.createMultipartUpload(`bench/abort-floor/${crypto.randomUUID()}-${i}`)),
+    Array.from({ length: n }, (_, i) =>
+      env.BUCKET.createMultipartUpload(`bench/abort-floor/${crypto.randomUUID()}-${i}`),
+    ),
   );
   const started = performance.now();
   let next = 0;
@@ -293,9 +299,26 @@ async function runBench(env: TallyBenchEnv, size: number, batches: number): Prom
   const state = Object.fromEntries(
     MODES.map((mode) => [
       mode,
-      { totals: { acks: 0, retries: 0 }, elapsedMs: 0, trips: [] as number[], calls: [] as number[], statements: [] as number[], completes: [] as number[] },
+      {
+        totals: { acks: 0, retries: 0 },
+        elapsedMs: 0,
+        trips: [] as number[],
+        calls: [] as number[],
+        statements: [] as number[],
+        completes: [] as number[],
+      },
     ]),
-  ) as Record<Mode, { totals: { acks: number; retries: number }; elapsedMs: number; trips: number[]; calls: number[]; statements: number[]; completes: number[] }>;
+  ) as Record<
+    Mode,
+    {
+      totals: { acks: number; retries: number };
+      elapsedMs: number;
+      trips: number[];
+      calls: number[];
+      statements: number[];
+      completes: number[];
+    }
+  >;
   for (let index = 0; index < batches; index++) {
     for (let k = 0; k < MODES.length; k++) {
       const mode = MODES[(index + k) % MODES.length] as Mode;
@@ -306,7 +329,8 @@ async function runBench(env: TallyBenchEnv, size: number, batches: number): Prom
       const batch = messageBatch(events, mine.totals);
       const started = performance.now();
       if (mode === "floor") await floorConsumer(batch, db as unknown as D1Database);
-      else await callTally(batch, { ...env, DB: db as unknown as D1Database, BUCKET: bucket } as TallyBindings, settings);
+      else
+        await callTally(batch, { ...env, DB: db as unknown as D1Database, BUCKET: bucket } as TallyBindings, settings);
       mine.elapsedMs += performance.now() - started;
       mine.trips.push(db.roundTrips);
       mine.calls.push(db.batchCalls);

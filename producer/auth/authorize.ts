@@ -1,6 +1,6 @@
 import { errors } from "../../shared/errors";
-import type { Caller } from "./middleware";
 import { keyAllows } from "./keys";
+import type { Caller } from "./middleware";
 
 /**
  * Authorization, one function per kind of resource. Authentication (middleware.ts) already
@@ -11,7 +11,9 @@ import { keyAllows } from "./keys";
 export function authorizeObjectKey(caller: Caller, objectKey: string, action: "write" | "read"): void {
   if (caller.kind === "key" && !keyAllows(caller.key, objectKey)) {
     throw errors.forbidden(
-      action === "write" ? `this API key may not write under ${JSON.stringify(objectKey)}` : "this API key may not read this object",
+      action === "write"
+        ? `this API key may not write under ${JSON.stringify(objectKey)}`
+        : "this API key may not read this object",
     );
   }
 }

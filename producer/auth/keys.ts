@@ -29,7 +29,9 @@ export async function parseApiKeys(raw: string | undefined): Promise<ApiKey[]> {
   }
   const parsed = z.safeParse(z.array(ApiKeyEntry), json);
   if (!parsed.success) throw new AuthMisconfigured(`API_KEYS is malformed: ${parsed.error.issues[0]?.message ?? ""}`);
-  return Promise.all(parsed.data.map(async (entry) => ({ id: entry.id, prefix: entry.prefix, digest: await digest(entry.key) })));
+  return Promise.all(
+    parsed.data.map(async (entry) => ({ id: entry.id, prefix: entry.prefix, digest: await digest(entry.key) })),
+  );
 }
 
 /**

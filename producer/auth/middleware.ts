@@ -1,9 +1,9 @@
-import type { Env } from "../env";
 import type { Context, MiddlewareHandler } from "hono";
 import { ApiError, errors } from "../../shared/errors";
 import { type AppEnv, config } from "../context";
+import type { Env } from "../env";
 import type { Security } from "../http/route";
-import { type ApiKey, AuthMisconfigured, findApiKey, keyAllows, parseApiKeys } from "./keys";
+import { type ApiKey, AuthMisconfigured, findApiKey, parseApiKeys } from "./keys";
 import { isUploadToken, type UploadClaims, verifyUploadToken } from "./tokens";
 
 /** Who is asking: nobody (anonymous access is on, or the route is public), an API key, or an upload token. */
@@ -67,7 +67,8 @@ async function callerFor(c: Context<AppEnv>, security: Security): Promise<Caller
       "no API keys are configured on this deployment: set the API_KEYS secret, or ALLOW_ANONYMOUS=true to allow anonymous access",
     );
   }
-  if (header === undefined) throw errors.unauthorized("unauthorized", "send Authorization: Bearer <API key or upload token>");
+  if (header === undefined)
+    throw errors.unauthorized("unauthorized", "send Authorization: Bearer <API key or upload token>");
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (match?.[1] === undefined) {
     throw errors.unauthorized("invalid_credentials", "the Authorization header must be Bearer <credential>");
@@ -76,7 +77,8 @@ async function callerFor(c: Context<AppEnv>, security: Security): Promise<Caller
 
   if (isUploadToken(credential)) {
     const secret = tokenSecret(c.env);
-    if (secret === null) throw errors.unauthorized("invalid_credentials", "upload tokens are not enabled on this deployment");
+    if (secret === null)
+      throw errors.unauthorized("invalid_credentials", "upload tokens are not enabled on this deployment");
     const check = await verifyUploadToken(secret, credential, Math.floor(Date.now() / 1000));
     if (!check.ok) {
       throw check.reason === "expired"
@@ -85,7 +87,9 @@ async function callerFor(c: Context<AppEnv>, security: Security): Promise<Caller
     }
     if (security !== "credential") {
       throw errors.forbidden(
-        security === "read" ? "upload tokens cannot read objects: use an API key" : "an upload token only grants access to its own upload",
+        security === "read"
+          ? "upload tokens cannot read objects: use an API key"
+          : "an upload token only grants access to its own upload",
       );
     }
     return { kind: "token", claims: check.claims };

@@ -76,14 +76,17 @@ function operation(spec: Spec): Json {
     op.requestBody = {
       required: true,
       description: spec.binary.description,
-      content: { "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } } },
+      content: {
+        "application/octet-stream": { schema: { type: "string", contentMediaType: "application/octet-stream" } },
+      },
     };
   }
   const responses: Json = {};
   for (const [status, response] of Object.entries(spec.responses)) {
     const out: Json = { description: response.description };
     if (response.json !== undefined) out.content = { "application/json": { schema: schemaOf(response.json) } };
-    if (response.binary === true) out.content = { "*/*": { schema: { type: "string", contentMediaType: "application/octet-stream" } } };
+    if (response.binary === true)
+      out.content = { "*/*": { schema: { type: "string", contentMediaType: "application/octet-stream" } } };
     if (response.headers !== undefined) out.headers = headersOf(response.headers);
     responses[status] = out;
   }
@@ -97,8 +100,10 @@ function operation(spec: Spec): Json {
 /** The refusals every route has from its inputs and security, plus its own. */
 function errorStatuses(spec: Spec): Record<string, string> {
   const out: Record<string, string> = {};
-  const hasInput = spec.params !== undefined || spec.query !== undefined || spec.headers !== undefined || spec.json !== undefined;
-  if (hasInput || spec.binary !== undefined) out[400] = "The request is malformed; `error.details` names each bad field";
+  const hasInput =
+    spec.params !== undefined || spec.query !== undefined || spec.headers !== undefined || spec.json !== undefined;
+  if (hasInput || spec.binary !== undefined)
+    out[400] = "The request is malformed; `error.details` names each bad field";
   if (spec.security !== "none") {
     out[401] = "No credential, or one that is unknown, forged or expired";
     out[403] = "The credential may not do this";
@@ -137,7 +142,12 @@ function fieldsOf(shape: z.core.$ZodObject | undefined, where: "path" | "query" 
   const json = schemaOf(shape) as { properties?: Record<string, Json>; required?: string[] };
   return Object.entries(json.properties ?? {}).map(([name, schema]) => {
     const { description, ...rest } = schema;
-    const parameter: Json = { name, in: where, required: where === "path" || (json.required ?? []).includes(name), schema: rest };
+    const parameter: Json = {
+      name,
+      in: where,
+      required: where === "path" || (json.required ?? []).includes(name),
+      schema: rest,
+    };
     if (description !== undefined) parameter.description = description;
     return parameter;
   });

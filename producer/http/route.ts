@@ -62,7 +62,12 @@ export type Route = {
  * same object produces the route's OpenAPI operation (see openapi.ts). The handler gets the
  * parsed inputs and the authenticated caller, typed from the schemas.
  */
-export function defineRoute<P extends Fields, Q extends Fields, H extends Fields, B extends Schema | undefined = undefined>(
+export function defineRoute<
+  P extends Fields,
+  Q extends Fields,
+  H extends Fields,
+  B extends Schema | undefined = undefined,
+>(
   spec: RouteSpec<P, Q, H, B>,
   handler: (c: Context<AppEnv>, input: Input<P, Q, H, B>) => Response | Promise<Response>,
 ): Route {
@@ -82,7 +87,10 @@ export function mount(app: Hono<AppEnv>, routes: Route[]): void {
         params: spec.params === undefined ? undefined : parse(spec.params, c.req.param(), "path"),
         query: spec.query === undefined ? undefined : parse(spec.query, c.req.query(), "query"),
         headers: spec.headers === undefined ? undefined : parse(spec.headers, headersOf(c.req.raw), "headers"),
-        body: spec.json === undefined || spec.json.byHandler === true ? undefined : await readJson(c.req.raw, spec.json.schema, spec.json.optional === true),
+        body:
+          spec.json === undefined || spec.json.byHandler === true
+            ? undefined
+            : await readJson(c.req.raw, spec.json.schema, spec.json.optional === true),
         caller: c.var.caller,
       };
       return route.handler(c, input);
@@ -110,7 +118,11 @@ export function parse<S extends Schema>(schema: S, value: unknown, where: string
 }
 
 /** Reads and validates a JSON body of at most 64 KiB; an optional empty body reads as `{}`. */
-export async function readJson<S extends Schema | undefined>(request: Request, schema: S, optional: boolean): Promise<Out<S>> {
+export async function readJson<S extends Schema | undefined>(
+  request: Request,
+  schema: S,
+  optional: boolean,
+): Promise<Out<S>> {
   if (schema === undefined) return undefined as Out<S>;
   if (Number(request.headers.get("content-length") ?? "0") > MAX_JSON_BYTES) throw errors.bodyTooLarge(MAX_JSON_BYTES);
   const text = await request.text();

@@ -16,15 +16,19 @@ export const FinalQuery = z.object({
 /** The headers of a raw body: its exact length (R2 needs it before reading) and an optional digest. */
 export const BodyHeaders = z.object({
   "content-length": z.optional(
-    z.string().check(
-      z.regex(/^\s*[0-9]{1,15}\s*$/, "Content-Length must be a whole number of bytes"),
-      z.meta({ description: "Exact length of the body in bytes (required)" }),
-    ),
+    z
+      .string()
+      .check(
+        z.regex(/^\s*[0-9]{1,15}\s*$/, "Content-Length must be a whole number of bytes"),
+        z.meta({ description: "Exact length of the body in bytes (required)" }),
+      ),
   ),
   "content-digest": z.optional(
     z.string().check(
       z.maxLength(512),
-      z.meta({ description: "RFC 9530 digest of the body, e.g. `sha-256=:<base64>:`; the body is refused on mismatch" }),
+      z.meta({
+        description: "RFC 9530 digest of the body, e.g. `sha-256=:<base64>:`; the body is refused on mismatch",
+      }),
     ),
   ),
 });
@@ -34,4 +38,3 @@ export function requireLength(header: string | undefined): number {
   if (header === undefined) throw errors.lengthRequired();
   return Number(header.trim());
 }
-

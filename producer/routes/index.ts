@@ -9,6 +9,16 @@ import { putPart } from "./uploads/put-part";
 import { status } from "./uploads/status";
 
 /** Every native route, in the order the API reference lists them. */
-export const nativeRoutes: Route[] = [create, status, abort, complete, putPart, putChunk, headObject, getObject, openApi];
+export const nativeRoutes: Route[] = [
+  create,
+  status,
+  abort,
+  complete,
+  putPart,
+  putChunk,
+  headObject,
+  getObject,
+  openApi,
+];
 
 export { compatRoutes } from "./compat/app";

@@ -13,6 +13,7 @@ export async function abortUpload(env: Bindings, upload: UploadRow): Promise<Upl
   }
   const ended = await abortInD1AndR2(env, upload.upload_id, "client", Date.now());
   // It left `open` between our read and the abort: report what it became.
-  if (ended === null || ended.state !== "aborted") throw errors.uploadNotOpen((ended ?? upload).state, "can no longer be aborted");
+  if (ended === null || ended.state !== "aborted")
+    throw errors.uploadNotOpen((ended ?? upload).state, "can no longer be aborted");
   return ended;
 }

@@ -2,8 +2,8 @@ import { completeNow } from "../../shared/completion";
 import { type PartsSummary, summarizeParts } from "../../shared/db/parts";
 import { fixExpectedParts, getUpload, type UploadRow } from "../../shared/db/uploads";
 import { ApiError, errors } from "../../shared/errors";
-import { checkNoneBeyond } from "./ingest-part";
 import type { Bindings } from "./bindings";
+import { checkNoneBeyond } from "./ingest-part";
 
 /** R2's smallest part but the last. */
 const MIN_R2_PART = 5 * 1024 * 1024;
@@ -23,8 +23,13 @@ export type CompleteResult = { row: UploadRow; settled: boolean };
  * refused request leaves the upload exactly as it was. `settled` is false when parts are still
  * missing or another invocation holds the claim: the consumer finishes it.
  */
-export async function completeUpload(env: Bindings, upload: UploadRow, request: CompleteRequest): Promise<CompleteResult> {
-  if (upload.state === "aborted" || upload.state === "failed") throw errors.uploadNotOpen(upload.state, "cannot be completed");
+export async function completeUpload(
+  env: Bindings,
+  upload: UploadRow,
+  request: CompleteRequest,
+): Promise<CompleteResult> {
+  if (upload.state === "aborted" || upload.state === "failed")
+    throw errors.uploadNotOpen(upload.state, "cannot be completed");
   if (upload.mode === "stream") {
     throw new ApiError(409, "not_parts", "a stream completes by itself once its final chunk and all before it are in");
   }
@@ -81,11 +86,17 @@ const refused = (message: string) => new ApiError(400, "complete_refused", messa
  * copy R2 holds (the one D1 recorded), in sizes R2 will accept. Checked here rather than left
  * to R2, so that a refusal changes nothing and the client can fix its list and try again.
  */
-function checkNamedParts(upload: UploadRow, recorded: PartsSummary, named: { partNumber: number; etag: string }[]): void {
+function checkNamedParts(
+  upload: UploadRow,
+  recorded: PartsSummary,
+  named: { partNumber: number; etag: string }[],
+): void {
   const sorted = [...named].sort((a, b) => a.partNumber - b.partNumber);
   for (const [index, part] of sorted.entries()) {
     if (part.partNumber !== index + 1) {
-      throw refused(`the parts must be numbered 1 to ${sorted.length}, each once; part ${index + 1} is missing or repeated`);
+      throw refused(
+        `the parts must be numbered 1 to ${sorted.length}, each once; part ${index + 1} is missing or repeated`,
+      );
     }
     const etag = recorded.etags.get(part.partNumber);
     if (etag === undefined) throw refused(`part ${part.partNumber} was never received`);

@@ -1,9 +1,9 @@
+import type { ProducerConfig } from "../../shared/config";
 import { countOpenUploads, getUpload, insertUpload, type UploadRow } from "../../shared/db/uploads";
 import { ApiError, errors } from "../../shared/errors";
 import { newUploadId } from "../../shared/ids";
 import { errorMessage } from "../../shared/r2-errors";
 import type { CreateUploadRequest } from "../../shared/schemas";
-import type { ProducerConfig } from "../../shared/config";
 import { issueUploadToken } from "../auth/tokens";
 import { normaliseSha256 } from "../integrity";
 import type { Bindings } from "./bindings";
@@ -30,7 +30,11 @@ const overLimit = (mode: UploadRow["mode"], limit: number) =>
  * seed-compatible API creates through here too, without a part size (its clients choose their
  * own). Every limit is checked before R2 is touched, so a refusal leaves nothing behind.
  */
-export async function createUpload(env: Bindings, settings: ProducerConfig, request: NewUploadRequest): Promise<UploadRow> {
+export async function createUpload(
+  env: Bindings,
+  settings: ProducerConfig,
+  request: NewUploadRequest,
+): Promise<UploadRow> {
   const partSize = request.api === "compat" ? null : (request.partSize ?? settings.defaultPartSize);
   if (partSize !== null && (partSize < settings.minPartSize || partSize > settings.maxPartSize)) {
     throw new ApiError(
@@ -49,7 +53,11 @@ export async function createUpload(env: Bindings, settings: ProducerConfig, requ
   }
   const staleAfterSeconds = request.staleAfterSeconds ?? settings.defaultStaleAfterSeconds;
   if (staleAfterSeconds > settings.maxStaleAfterSeconds) {
-    throw new ApiError(400, "invalid_stale_after", `staleAfterSeconds must be at most ${settings.maxStaleAfterSeconds}`);
+    throw new ApiError(
+      400,
+      "invalid_stale_after",
+      `staleAfterSeconds must be at most ${settings.maxStaleAfterSeconds}`,
+    );
   }
 
   // Refused before R2 is touched; the insert below checks again, atomically, for racing creates.
@@ -82,7 +90,9 @@ export async function createUpload(env: Bindings, settings: ProducerConfig, requ
   } catch (error) {
     // Without its D1 row nothing could ever complete or sweep the R2 upload: drop it now.
     await multipart.abort().catch(() => undefined);
-    console.error(JSON.stringify({ event: "register_upload_failed", uploadId, key: request.key, error: errorMessage(error) }));
+    console.error(
+      JSON.stringify({ event: "register_upload_failed", uploadId, key: request.key, error: errorMessage(error) }),
+    );
     throw errors.databaseUnavailable();
   }
   if (!inserted) {

@@ -66,7 +66,15 @@ export async function ingestPart(env: Bindings, upload: UploadRow, part: PartBod
     // The event triggers the tally and completion; the part itself is already recorded above.
     await env.UPLOAD_EVENTS.send(event, { contentType: "json" });
   } catch (error) {
-    console.error(JSON.stringify({ event: "enqueue_failed", uploadId: row.upload_id, key: row.object_key, partNumber: part.partNumber, error: errorMessage(error) }));
+    console.error(
+      JSON.stringify({
+        event: "enqueue_failed",
+        uploadId: row.upload_id,
+        key: row.object_key,
+        partNumber: part.partNumber,
+        error: errorMessage(error),
+      }),
+    );
     throw errors.enqueueFailed("part");
   }
   return { partNumber: part.partNumber, etag, size: part.size, sha256 };
@@ -103,7 +111,11 @@ async function applyFinalMarker(db: D1Database, upload: UploadRow, part: PartBod
 }
 
 /** Parts already recorded beyond a part count are a conflict with it. */
-export function checkNoneBeyond(parts: PartsSummary, count: number, code: "final_conflict" | "parts_beyond_count"): void {
+export function checkNoneBeyond(
+  parts: PartsSummary,
+  count: number,
+  code: "final_conflict" | "parts_beyond_count",
+): void {
   const beyond = parts.numbers.filter((n) => n > count);
   if (beyond.length === 0) return;
   throw code === "final_conflict"
@@ -139,6 +151,14 @@ function uploadPartError(upload: UploadRow, partNumber: number, error: unknown):
   const message = errorMessage(error);
   if (r2ErrorCode(error) === R2Code.noSuchUpload) return errors.endedInFlight();
   if (/known length/i.test(message)) return errors.lengthRequired();
-  console.error(JSON.stringify({ event: "upload_part_failed", uploadId: upload.upload_id, key: upload.object_key, partNumber, error: message }));
+  console.error(
+    JSON.stringify({
+      event: "upload_part_failed",
+      uploadId: upload.upload_id,
+      key: upload.object_key,
+      partNumber,
+      error: message,
+    }),
+  );
   return errors.storageUnavailable("part");
 }

@@ -4,8 +4,8 @@ import { getUpload, type UploadRow } from "../../shared/db/uploads";
 import { errors } from "../../shared/errors";
 import type { UploadStatus } from "../../shared/schemas";
 import { toUploadStatus } from "../../shared/status";
-import type { Caller } from "../auth/middleware";
 import { authorizeUpload, authorizeUploadId } from "../auth/authorize";
+import type { Caller } from "../auth/middleware";
 
 /** The upload `uploadId` names, once the caller has shown it may touch it (404 when there is none). */
 export async function accessibleUpload(db: D1Database, caller: Caller, uploadId: string): Promise<UploadRow> {

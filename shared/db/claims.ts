@@ -109,7 +109,11 @@ export function recordFailedStatement(
 }
 
 /** Hands a claimed upload back to `open` so that a later attempt can claim it again. */
-export function releaseClaimStatement(db: D1Database, { uploadId, claimId }: ClaimRef, now: number): D1PreparedStatement {
+export function releaseClaimStatement(
+  db: D1Database,
+  { uploadId, claimId }: ClaimRef,
+  now: number,
+): D1PreparedStatement {
   return db
     .prepare(
       `UPDATE uploads SET state = 'open', claim_id = NULL, claimed_at = NULL, updated_at = ?3

@@ -210,11 +210,7 @@ export async function listPendingR2Aborts(
  * either open (their trigger was lost) or held by a claim whose lease ran out (its invocation
  * died). The same two rules as the claim itself, so everything listed can be claimed.
  */
-export async function listStalledCompletions(
-  db: D1Database,
-  leaseCutoff: number,
-  limit: number,
-): Promise<string[]> {
+export async function listStalledCompletions(db: D1Database, leaseCutoff: number, limit: number): Promise<string[]> {
   const { results } = await db
     .prepare(`SELECT upload_id FROM uploads u WHERE ${claimable("u", "?1")} AND ${readyToComplete("u")} LIMIT ?2`)
     .bind(leaseCutoff, limit)

@@ -2,8 +2,8 @@
 // answers HTTP and sends part events on the real local queue; the consumer tallies them in D1,
 // completes uploads by itself and aborts stale ones from its cron. Storage is temporary.
 import { createHash, randomBytes } from "node:crypto";
-import { createTestHarness } from "wrangler";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createTestHarness } from "wrangler";
 
 const MiB = 1024 * 1024;
 const PART_SIZE = 5 * MiB;
@@ -100,11 +100,18 @@ describe("producer and consumer through the real queue", () => {
 
   it("aborts an abandoned upload when the cron runs", async () => {
     const created = await json<Status>(
-      await postJson("/uploads", { key: uniqueKey("abandoned.bin"), parts: 2, partSize: PART_SIZE, staleAfterSeconds: 60 }),
+      await postJson("/uploads", {
+        key: uniqueKey("abandoned.bin"),
+        parts: 2,
+        partSize: PART_SIZE,
+        staleAfterSeconds: 60,
+      }),
       201,
     );
     await json(await put(`/uploads/${created.uploadId}/parts/1`, randomBytes(PART_SIZE)), 200);
-    await vi.waitFor(async () => expect((await getStatus(created.uploadId)).receivedParts).toBe(1), { timeout: 15_000 });
+    await vi.waitFor(async () => expect((await getStatus(created.uploadId)).receivedParts).toBe(1), {
+      timeout: 15_000,
+    });
 
     // A cron run whose clock is past the 60 s window, on the consumer itself.
     const result = await server.getWorker("ingest-consumer").scheduled({

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { bytes, captureLogs, concat, Pipeline, PART, sha256, uploadParts } from "./helpers";
+import { bytes, captureLogs, concat, PART, Pipeline, sha256, uploadParts } from "./helpers";
 
 describe("an acknowledged part is never lost, even when its event is", () => {
   it("completes by cron an upload whose part events were all lost after their 2xx", async () => {
@@ -43,7 +43,9 @@ describe("an acknowledged part is never lost, even when its event is", () => {
     const upload = await pipeline.create({ key: "acked/retry.bin", parts: 1, partSize: PART });
     pipeline.queue.failing = true;
     expect((await pipeline.putPart(upload.uploadId, 1, bytes(100, 42))).status).toBe(503);
-    expect(logs.named("enqueue_failed")).toEqual([expect.objectContaining({ uploadId: upload.uploadId, partNumber: 1 })]);
+    expect(logs.named("enqueue_failed")).toEqual([
+      expect.objectContaining({ uploadId: upload.uploadId, partNumber: 1 }),
+    ]);
     pipeline.queue.failing = false;
     expect((await pipeline.putPart(upload.uploadId, 1, bytes(100, 42))).status).toBe(200);
     await pipeline.settle();

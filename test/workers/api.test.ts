@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { UploadStatus } from "../../shared/schemas";
-import { bytes, Pipeline, PART, r2UploadIdOf, uploadParts, storedState } from "./helpers";
+import { bytes, PART, Pipeline, r2UploadIdOf, storedState, uploadParts } from "./helpers";
 
 function expectError(response: { status: number; body: unknown }, status: number, code: string) {
   expect(response.status).toBe(status);
@@ -196,8 +196,16 @@ describe("POST /uploads/:id/complete", () => {
     expect((await pipeline.putPart(upload.uploadId, 2, bytes(100, 2))).status).toBe(200);
     await pipeline.deliver(pipeline.queue.drain());
     const before = await storedState();
-    expectError(await pipeline.json(`/uploads/${upload.uploadId}/complete`, post({ parts: 2 })), 409, "part_size_mismatch");
-    expectError(await pipeline.json(`/uploads/${upload.uploadId}/complete`, post({ parts: 1 })), 409, "parts_beyond_count");
+    expectError(
+      await pipeline.json(`/uploads/${upload.uploadId}/complete`, post({ parts: 2 })),
+      409,
+      "part_size_mismatch",
+    );
+    expectError(
+      await pipeline.json(`/uploads/${upload.uploadId}/complete`, post({ parts: 1 })),
+      409,
+      "parts_beyond_count",
+    );
     expect(await storedState()).toBe(before);
   });
 });

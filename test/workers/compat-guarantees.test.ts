@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { bytes, concat, Pipeline, PART, sha256 } from "./helpers";
+import { bytes, concat, PART, Pipeline, sha256 } from "./helpers";
 
 type Uploaded = { partNumber: number; etag: string };
 
@@ -22,13 +22,22 @@ function seed(pipeline: Pipeline, key: string, uploadId: string) {
 }
 
 const expectedPartsOf = async (uploadId: string) =>
-  (await env.DB.prepare("SELECT expected_parts AS n FROM uploads WHERE upload_id = ?1").bind(uploadId).first<{ n: number | null }>())?.n;
+  (
+    await env.DB.prepare("SELECT expected_parts AS n FROM uploads WHERE upload_id = ?1")
+      .bind(uploadId)
+      .first<{ n: number | null }>()
+  )?.n;
 
 describe("the seed-compatible API keeps the native guarantees", () => {
   it("refuses to complete a native 2-part upload with only part 1, and the upload stays open for part 2", async () => {
     const pipeline = new Pipeline();
     const data = [bytes(PART, 1), bytes(100, 2)];
-    const upload = await pipeline.create({ key: "guarantee/subset.bin", parts: 2, partSize: PART, sha256: await sha256(concat(...data)) });
+    const upload = await pipeline.create({
+      key: "guarantee/subset.bin",
+      parts: 2,
+      partSize: PART,
+      sha256: await sha256(concat(...data)),
+    });
     const api = seed(pipeline, upload.key, upload.uploadId);
     const first = await api.uploadPart(1, data[0]!);
     expect(first.status).toBe(200);
@@ -47,7 +56,12 @@ describe("the seed-compatible API keeps the native guarantees", () => {
 
   it("fails the upload and deletes the object when the declared SHA-256 does not match, whichever API completes it", async () => {
     const pipeline = new Pipeline();
-    const upload = await pipeline.create({ key: "guarantee/digest.bin", parts: 1, partSize: PART, sha256: "0".repeat(64) });
+    const upload = await pipeline.create({
+      key: "guarantee/digest.bin",
+      parts: 1,
+      partSize: PART,
+      sha256: "0".repeat(64),
+    });
     const api = seed(pipeline, upload.key, upload.uploadId);
     const part = await api.uploadPart(1, bytes(500, 3));
     const answer = await api.complete([part.body]);
@@ -58,7 +72,9 @@ describe("the seed-compatible API keeps the native guarantees", () => {
 
   it("leaves the part count unset after a refused complete, so the consumer never completes the refused list", async () => {
     const pipeline = new Pipeline();
-    const { uploadId } = (await pipeline.json<{ uploadId: string }>("/guarantee/open.bin?action=mpu-create", { method: "POST" })).body;
+    const { uploadId } = (
+      await pipeline.json<{ uploadId: string }>("/guarantee/open.bin?action=mpu-create", { method: "POST" })
+    ).body;
     const api = seed(pipeline, "guarantee/open.bin", uploadId);
     const part = (await api.uploadPart(1, bytes(PART, 4))).body;
     const refused = await api.complete([{ partNumber: 1, etag: "not-the-etag" }]);

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { UploadStatus } from "../../shared/schemas";
-import { bytes, concat, Pipeline, PART, sha256 } from "./helpers";
+import { bytes, concat, PART, Pipeline, sha256 } from "./helpers";
 
 type Created = { key: string; uploadId: string };
 type Uploaded = { partNumber: number; etag: string };
@@ -71,7 +71,10 @@ describe("seed-compatible API", () => {
     const part = (await mpuUploadPart(pipeline, key, uploadId, 1, bytes(10, 6))).body;
     const url = `/${key}?action=mpu-complete&uploadId=${uploadId}`;
 
-    const wrong = await pipeline.json(url, { method: "POST", body: JSON.stringify({ parts: [{ partNumber: 1, etag: "bogus" }] }) });
+    const wrong = await pipeline.json(url, {
+      method: "POST",
+      body: JSON.stringify({ parts: [{ partNumber: 1, etag: "bogus" }] }),
+    });
     expect(wrong.status).toBe(400);
     expect(wrong.body).toMatchObject({ error: { code: "complete_refused" } });
     expect((await pipeline.status(uploadId)).state).toBe("open");
@@ -83,7 +86,9 @@ describe("seed-compatible API", () => {
   it("aborts with 204 and sweeps abandoned compatible uploads", async () => {
     const pipeline = new Pipeline();
     const aborted = await mpuCreate(pipeline, "compat/abort.bin");
-    const response = await pipeline.fetch(`/compat/abort.bin?action=mpu-abort&uploadId=${aborted.uploadId}`, { method: "DELETE" });
+    const response = await pipeline.fetch(`/compat/abort.bin?action=mpu-abort&uploadId=${aborted.uploadId}`, {
+      method: "DELETE",
+    });
     expect(response.status).toBe(204);
     expect((await pipeline.status(aborted.uploadId)).state).toBe("aborted");
 
@@ -96,7 +101,13 @@ describe("seed-compatible API", () => {
   it.each([
     ["an unknown action", "POST", "/compat/x.bin?action=explode", 400, "unknown_action"],
     ["a part without an upload id", "PUT", "/compat/x.bin?action=mpu-uploadpart&partNumber=1", 400, "invalid_request"],
-    ["a part of an unknown upload", "PUT", "/compat/x.bin?action=mpu-uploadpart&uploadId=nope&partNumber=1", 400, "upload_not_found"],
+    [
+      "a part of an unknown upload",
+      "PUT",
+      "/compat/x.bin?action=mpu-uploadpart&uploadId=nope&partNumber=1",
+      400,
+      "upload_not_found",
+    ],
     ["a complete without a body", "POST", "/compat/x.bin?action=mpu-complete&uploadId=nope", 400, "invalid_json"],
     ["a get of a missing object", "GET", "/compat/missing.bin?action=get", 404, "object_not_found"],
     ["an unsupported method", "PATCH", "/compat/x.bin?action=get", 405, "method_not_allowed"],

@@ -2,10 +2,16 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { claimReady } from "../../shared/completion";
 import { type IngestedPartRecord, recordIngestedPart } from "../../shared/db/parts";
-import { getUpload, insertUpload, listStalledCompletions, markAborted, nextPartSequence } from "../../shared/db/uploads";
+import {
+  getUpload,
+  insertUpload,
+  listStalledCompletions,
+  markAborted,
+  nextPartSequence,
+} from "../../shared/db/uploads";
 import { newUploadId } from "../../shared/ids";
 import type { PartEvent } from "../../shared/schemas";
-import { Pipeline, PART } from "./helpers";
+import { PART, Pipeline } from "./helpers";
 
 const T0 = Date.UTC(2026, 10, 26, 3, 0, 0);
 const STALE_SECONDS = 600;
@@ -31,7 +37,12 @@ async function openUpload(expectedParts: number | null = 2): Promise<{ uploadId:
   return { uploadId, key };
 }
 
-function part(upload: { uploadId: string; key: string }, partNumber: number, etag: string, uploadedAt = T0): IngestedPartRecord {
+function part(
+  upload: { uploadId: string; key: string },
+  partNumber: number,
+  etag: string,
+  uploadedAt = T0,
+): IngestedPartRecord {
   return { ...upload, partNumber, r2Part: 2 * partNumber - 1, etag, size: PART, uploadedAt, sha256: null };
 }
 
@@ -51,7 +62,19 @@ const isStalled = async (uploadId: string, now = T0) =>
 
 describe("uploads", () => {
   it("refuses an upload row without R2's multipart id", async () => {
-    const upload = { uploadId: newUploadId(), key: "db/no-r2-id.bin", api: "native" as const, partSize: PART, expectedParts: 1, contentType: null, metadata: null, staleAfterSeconds: STALE_SECONDS, mode: "parts" as const, sha256: null, now: T0 };
+    const upload = {
+      uploadId: newUploadId(),
+      key: "db/no-r2-id.bin",
+      api: "native" as const,
+      partSize: PART,
+      expectedParts: 1,
+      contentType: null,
+      metadata: null,
+      staleAfterSeconds: STALE_SECONDS,
+      mode: "parts" as const,
+      sha256: null,
+      now: T0,
+    };
     await expect(insertUpload(env.DB, { ...upload, r2UploadId: "" })).rejects.toThrow(/r2_upload_id is required/);
     expect(await getUpload(env.DB, upload.uploadId)).toBeNull();
   });

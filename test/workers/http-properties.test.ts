@@ -1,36 +1,61 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Pipeline, PART, storedState } from "./helpers";
+import { PART, Pipeline, storedState } from "./helpers";
 
 type Probe = { method: string; path: string; headers: Record<string, string>; body: Uint8Array | null };
 
 const encoder = new TextEncoder();
 
 function requests(uploadIds: string[]): fc.Arbitrary<Probe> {
-  const id = fc.oneof(fc.constantFrom(...uploadIds), fc.string({ maxLength: 12 }).map(encodeURIComponent), fc.constant("%E0%A4%A"));
-  const partNumber = fc.oneof(fc.integer({ min: -3, max: 10_003 }).map(String), fc.string({ maxLength: 6 }).map(encodeURIComponent));
+  const id = fc.oneof(
+    fc.constantFrom(...uploadIds),
+    fc.string({ maxLength: 12 }).map(encodeURIComponent),
+    fc.constant("%E0%A4%A"),
+  );
+  const partNumber = fc.oneof(
+    fc.integer({ min: -3, max: 10_003 }).map(String),
+    fc.string({ maxLength: 6 }).map(encodeURIComponent),
+  );
   const segment = fc.oneof(fc.webSegment(), fc.constant("%ZZ"), fc.constant("a%2Fb"), fc.constant(""));
   const path = fc.oneof(
     fc.constantFrom("/", "/uploads", "/openapi.json", "/objects/", "/uploads/"),
     id.map((i) => `/uploads/${i}`),
     fc.tuple(id, partNumber).map(([i, n]) => `/uploads/${i}/parts/${n}`),
-    fc.tuple(id, partNumber, fc.constantFrom("", "?final=1", "?final=x")).map(([i, n, f]) => `/uploads/${i}/chunks/${n}${f}`),
+    fc
+      .tuple(id, partNumber, fc.constantFrom("", "?final=1", "?final=x"))
+      .map(([i, n, f]) => `/uploads/${i}/chunks/${n}${f}`),
     id.map((i) => `/uploads/${i}/complete`),
     segment.map((s) => `/objects/${s}`),
     fc.webPath(),
   );
-  const action = fc.constantFrom("mpu-create", "mpu-uploadpart", "mpu-complete", "mpu-abort", "get", "delete", "nope", "");
+  const action = fc.constantFrom(
+    "mpu-create",
+    "mpu-uploadpart",
+    "mpu-complete",
+    "mpu-abort",
+    "get",
+    "delete",
+    "nope",
+    "",
+  );
   const query = fc.oneof(
     fc.constant(""),
     fc.webQueryParameters().map((q) => `?${q}`),
     fc
       .record({ action, uploadId: fc.option(id), partNumber: fc.option(partNumber) })
-      .map(({ action: a, uploadId: u, partNumber: n }) => `?action=${a}${u === null ? "" : `&uploadId=${u}`}${n === null ? "" : `&partNumber=${n}`}`),
+      .map(
+        ({ action: a, uploadId: u, partNumber: n }) =>
+          `?action=${a}${u === null ? "" : `&uploadId=${u}`}${n === null ? "" : `&partNumber=${n}`}`,
+      ),
   );
   const jsonBody = fc.oneof(
     fc.json(),
-    fc.record({ key: fc.string(), parts: fc.integer(), partSize: fc.integer() }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
-    fc.record({ parts: fc.array(fc.record({ partNumber: fc.integer(), etag: fc.string() }), { maxLength: 3 }) }).map((v) => JSON.stringify(v)),
+    fc
+      .record({ key: fc.string(), parts: fc.integer(), partSize: fc.integer() }, { requiredKeys: [] })
+      .map((v) => JSON.stringify(v)),
+    fc
+      .record({ parts: fc.array(fc.record({ partNumber: fc.integer(), etag: fc.string() }), { maxLength: 3 }) })
+      .map((v) => JSON.stringify(v)),
   );
   const body = fc.oneof(
     fc.constant(null),
@@ -39,7 +64,12 @@ function requests(uploadIds: string[]): fc.Arbitrary<Probe> {
   );
   const headers = fc.record(
     {
-      "content-type": fc.constantFrom("application/json", "application/octet-stream", "text/plain", "multipart/form-data"),
+      "content-type": fc.constantFrom(
+        "application/json",
+        "application/octet-stream",
+        "text/plain",
+        "multipart/form-data",
+      ),
       range: fc.oneof(fc.constant("bytes=0-9"), fc.constant("bytes=-5"), fc.string({ maxLength: 10 })),
       "if-none-match": fc.oneof(fc.constant("*"), fc.string({ maxLength: 10 })),
     },
@@ -87,7 +117,9 @@ describe("the HTTP surface, probed with random requests", () => {
         if (response.status >= 400) {
           if (probe.method !== "HEAD") {
             const body: unknown = JSON.parse(text);
-            expect(body).toEqual({ error: expect.objectContaining({ code: expect.any(String), message: expect.any(String) }) });
+            expect(body).toEqual({
+              error: expect.objectContaining({ code: expect.any(String), message: expect.any(String) }),
+            });
           }
           expect(await storedState(), `${probe.method} ${probe.path} changed state`).toBe(before);
           expect(pipeline.queue.sent.length).toBe(queued);

@@ -7,7 +7,9 @@ const post = (body: unknown) => ({ method: "POST", body: JSON.stringify(body) })
 
 function expectRefused(response: { status: number; body: unknown }, status = 400) {
   expect(response.status).toBe(status);
-  expect(response.body).toEqual({ error: expect.objectContaining({ code: expect.any(String), message: expect.any(String) }) });
+  expect(response.body).toEqual({
+    error: expect.objectContaining({ code: expect.any(String), message: expect.any(String) }),
+  });
 }
 
 /** Uploads one small part to a fresh 1-part upload of `key` and completes it. */
@@ -54,7 +56,11 @@ describe("input rules: no input gives a 5xx, and every accepted key can be read 
 
   it("answers 404, not 500, for reads of keys no upload could have made", async () => {
     const pipeline = new Pipeline();
-    for (const path of [`/objects/${"k".repeat(1100)}`, `/objects/${"k".repeat(16_000)}`, `/${"k".repeat(1100)}?action=get`]) {
+    for (const path of [
+      `/objects/${"k".repeat(1100)}`,
+      `/objects/${"k".repeat(16_000)}`,
+      `/${"k".repeat(1100)}?action=get`,
+    ]) {
       expect((await pipeline.fetch(path)).status).toBeGreaterThanOrEqual(400);
       expect((await pipeline.fetch(path)).status).toBeLessThan(500);
     }
@@ -66,7 +72,10 @@ describe("input rules: no input gives a 5xx, and every accepted key can be read 
     const object = await env.BUCKET.head("rules/meta-max.bin");
     expect(object?.customMetadata?.big).toHaveLength(8189);
 
-    const refused = await pipeline.json<{ error: { message: string } }>("/uploads", post({ key: "rules/meta.bin", metadata: { big: "v".repeat(8190) } }));
+    const refused = await pipeline.json<{ error: { message: string } }>(
+      "/uploads",
+      post({ key: "rules/meta.bin", metadata: { big: "v".repeat(8190) } }),
+    );
     expectRefused(refused);
     expect(refused.body.error.message).toContain("8192 bytes");
   });
@@ -80,12 +89,21 @@ describe("input rules: no input gives a 5xx, and every accepted key can be read 
     expectRefused(await pipeline.json("/uploads", post({ key: "rules/type.bin", contentType })));
   });
 
-  it.each(["1e3", "0x10", "+4", " 5 ", "6.0", "01x", "10001", "0"])("refuses part number %j: decimal digits only", async (n) => {
-    const pipeline = new Pipeline();
-    const upload = await pipeline.create({ key: "rules/number.bin" });
-    expectRefused(await pipeline.json(`/uploads/${upload.uploadId}/parts/${encodeURIComponent(n)}`, { method: "PUT", body: "x", headers: { "content-length": "1" } }));
-    expect((await pipeline.status(upload.uploadId)).receivedParts).toBe(0);
-  });
+  it.each(["1e3", "0x10", "+4", " 5 ", "6.0", "01x", "10001", "0"])(
+    "refuses part number %j: decimal digits only",
+    async (n) => {
+      const pipeline = new Pipeline();
+      const upload = await pipeline.create({ key: "rules/number.bin" });
+      expectRefused(
+        await pipeline.json(`/uploads/${upload.uploadId}/parts/${encodeURIComponent(n)}`, {
+          method: "PUT",
+          body: "x",
+          headers: { "content-length": "1" },
+        }),
+      );
+      expect((await pipeline.status(upload.uploadId)).receivedParts).toBe(0);
+    },
+  );
 
   it("answers 416 with Content-Range bytes */size for a range wholly beyond the object", async () => {
     const pipeline = new Pipeline();
@@ -100,12 +118,20 @@ describe("input rules: no input gives a 5xx, and every accepted key can be read 
     const pipeline = new Pipeline();
     const segment = fc.string({ unit: "binary", minLength: 1, maxLength: 12 });
     const key = fc.array(segment, { minLength: 1, maxLength: 4 }).map((segments) => `prop/${segments.join("/")}`);
-    const metadata = fc.dictionary(fc.string({ maxLength: 10 }), fc.string({ unit: "binary", maxLength: 40 }), { maxKeys: 3 });
-    const contentType = fc.oneof(fc.constantFrom("text/plain", "application/json; charset=utf-8"), fc.string({ maxLength: 20 }));
+    const metadata = fc.dictionary(fc.string({ maxLength: 10 }), fc.string({ unit: "binary", maxLength: 40 }), {
+      maxKeys: 3,
+    });
+    const contentType = fc.oneof(
+      fc.constantFrom("text/plain", "application/json; charset=utf-8"),
+      fc.string({ maxLength: 20 }),
+    );
     let n = 0;
     await fc.assert(
       fc.asyncProperty(key, metadata, contentType, async (k, m, t) => {
-        const created = await pipeline.json<{ uploadId: string }>("/uploads", post({ key: `${k}-${n++}`, metadata: m, contentType: t, parts: 1 }));
+        const created = await pipeline.json<{ uploadId: string }>(
+          "/uploads",
+          post({ key: `${k}-${n++}`, metadata: m, contentType: t, parts: 1 }),
+        );
         expect(created.status, JSON.stringify(created.body)).toBeLessThan(500);
         if (created.status !== 201) {
           expectRefused(created);

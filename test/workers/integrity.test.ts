@@ -150,7 +150,9 @@ describe("Content-Digest on parts and chunks", () => {
     expect(refused.body).toMatchObject({ error: { code: "digest_mismatch" } });
     const status = await pipeline.status(upload.uploadId);
     expect(status.stream?.chunksReceived).toBe(1);
-    expect((await env.BUCKET.list({ prefix: stagingPrefix(upload.uploadId) })).objects.map((o) => o.key)).toEqual(staged);
+    expect((await env.BUCKET.list({ prefix: stagingPrefix(upload.uploadId) })).objects.map((o) => o.key)).toEqual(
+      staged,
+    );
     expect((await putWith(pipeline, `/uploads/${upload.uploadId}/chunks/2?final=1`, bytes(5, 3), {})).status).toBe(200);
     await pipeline.settle();
     expect(await objectBytes(upload.key)).toEqual(concat(bytes(100, 1), bytes(5, 3)));

@@ -17,7 +17,10 @@ describe("per-key limits on open uploads", () => {
     for (let i = 0; i < 3; i++) open.push(await pipeline.create({ key: `limits/${i}.bin` }));
 
     const before = await storedState();
-    const refused = await pipeline.json<{ error: { code: string; details: unknown } }>("/uploads", post({ key: "limits/over.bin" }));
+    const refused = await pipeline.json<{ error: { code: string; details: unknown } }>(
+      "/uploads",
+      post({ key: "limits/over.bin" }),
+    );
     expect(refused.status).toBe(429);
     expect(refused.headers.get("retry-after")).toBe("60");
     expect(refused.body.error).toMatchObject({ code: "too_many_open_uploads", details: { limit: 3, mode: "parts" } });
@@ -42,7 +45,10 @@ describe("per-key limits on open uploads", () => {
     const pipeline = limited();
     await pipeline.create({ key: "limits/s1.bin", mode: "stream" });
     await pipeline.create({ key: "limits/s2.bin", mode: "stream" });
-    const refused = await pipeline.json<{ error: { code: string } }>("/uploads", post({ key: "limits/s3.bin", mode: "stream" }));
+    const refused = await pipeline.json<{ error: { code: string } }>(
+      "/uploads",
+      post({ key: "limits/s3.bin", mode: "stream" }),
+    );
     expect(refused.status).toBe(429);
     expect((await pipeline.json("/uploads", post({ key: "limits/p.bin" }))).status).toBe(201);
   });
@@ -54,7 +60,9 @@ describe("per-key limits on open uploads", () => {
     );
     expect(answers.filter((a) => a.status === 201)).toHaveLength(3);
     expect(answers.filter((a) => a.status === 429)).toHaveLength(5);
-    const open = await env.DB.prepare("SELECT count(*) AS n FROM uploads WHERE object_key LIKE 'limits/race-%'").first<{ n: number }>();
+    const open = await env.DB.prepare("SELECT count(*) AS n FROM uploads WHERE object_key LIKE 'limits/race-%'").first<{
+      n: number;
+    }>();
     expect(open?.n).toBe(3);
   });
 });

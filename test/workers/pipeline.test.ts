@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { getUpload } from "../../shared/db/uploads";
 import { countRoundTrips, flakyDb, probeBucket, r2Error } from "./faults";
-import { bytes, captureLogs, concat, objectBytes, Pipeline, PART, sha256, shuffled, uploadParts } from "./helpers";
+import { bytes, captureLogs, concat, objectBytes, PART, Pipeline, sha256, shuffled, uploadParts } from "./helpers";
 
 /** R2's id for one of our uploads: what a client never sees, and what R2 calls need. */
 async function r2UploadIdOf(uploadId: string): Promise<string> {
@@ -14,7 +14,13 @@ async function r2UploadIdOf(uploadId: string): Promise<string> {
 describe("auto-completion", () => {
   it("completes a fire-and-forget upload once the last part is tallied, byte for byte", async () => {
     const pipeline = new Pipeline();
-    const upload = await pipeline.create({ key: "ff/video.bin", parts: 3, partSize: PART, contentType: "video/mp4", metadata: { camera: "7" } });
+    const upload = await pipeline.create({
+      key: "ff/video.bin",
+      parts: 3,
+      partSize: PART,
+      contentType: "video/mp4",
+      metadata: { camera: "7" },
+    });
     const parts = await uploadParts(pipeline, upload.uploadId, [1, 2], 3, 1234, 1);
     const early = pipeline.queue.drain();
     expect(early.map((e) => e.partNumber)).toEqual([1, 2]);
@@ -127,7 +133,10 @@ describe("auto-completion", () => {
     await uploadParts(pipeline, upload.uploadId, [1], 2, 5, 9);
     await pipeline.deliver(pipeline.queue.drain());
 
-    const early = await pipeline.json<{ state: string; missingParts: string[] }>(`/uploads/${upload.uploadId}/complete`, { method: "POST" });
+    const early = await pipeline.json<{ state: string; missingParts: string[] }>(
+      `/uploads/${upload.uploadId}/complete`,
+      { method: "POST" },
+    );
     expect(early.status).toBe(202);
     expect(early.body.missingParts).toEqual(["2"]);
 
@@ -173,7 +182,8 @@ describe("tally cost", () => {
   it("records a batch in one D1 round trip whether it holds 1 event or 100", async () => {
     const setup = new Pipeline();
     const ids: string[] = [];
-    for (let u = 0; u < 10; u++) ids.push((await setup.create({ key: `cost/${u}.bin`, parts: 50, partSize: PART })).uploadId);
+    for (let u = 0; u < 10; u++)
+      ids.push((await setup.create({ key: `cost/${u}.bin`, parts: 50, partSize: PART })).uploadId);
 
     const single = countRoundTrips(env.DB);
     await new Pipeline({ db: single.db }).deliver(fakeEvents(ids.slice(0, 1), 1));
@@ -197,7 +207,9 @@ describe("tally cost", () => {
     }
     await pipeline.deliver(events);
     expect(probe.roundTrips()).toBe(2);
-    const states = await env.DB.prepare("SELECT state FROM uploads WHERE object_key LIKE 'cost/complete-%'").all<{ state: string }>();
+    const states = await env.DB.prepare("SELECT state FROM uploads WHERE object_key LIKE 'cost/complete-%'").all<{
+      state: string;
+    }>();
     expect(states.results.map((row) => row.state)).toEqual(["completed", "completed", "completed"]);
   });
 });
@@ -209,7 +221,9 @@ describe("consumer faults", () => {
     const result = await pipeline.deliver([{ type: "part.uploaded", uploadId: 42 }, "garbage", null]);
     expect(result.explicitAcks).toHaveLength(3);
     expect(result.retryMessages).toEqual([]);
-    const counter = await env.DB.prepare("SELECT value FROM counters WHERE name = 'malformed_messages'").first<{ value: number }>();
+    const counter = await env.DB.prepare("SELECT value FROM counters WHERE name = 'malformed_messages'").first<{
+      value: number;
+    }>();
     expect(counter?.value).toBe(3);
     expect(logs.count("malformed_message")).toBe(3);
   });
@@ -291,10 +305,14 @@ describe("consumer faults", () => {
     // Simulate the dead invocation: its claim is in D1 (the part was recorded at ingest) and R2
     // holds the finished object.
     const claimedAt = Date.now() - 10 * 60 * 1000;
-    await env.DB.prepare("UPDATE uploads SET state = 'completing', claim_id = 'dead', claimed_at = ?2 WHERE upload_id = ?1")
+    await env.DB.prepare(
+      "UPDATE uploads SET state = 'completing', claim_id = 'dead', claimed_at = ?2 WHERE upload_id = ?1",
+    )
       .bind(upload.uploadId, claimedAt)
       .run();
-    await env.BUCKET.resumeMultipartUpload(upload.key, await r2UploadIdOf(upload.uploadId)).complete([{ partNumber: 1, etag: event!.etag }]);
+    await env.BUCKET.resumeMultipartUpload(upload.key, await r2UploadIdOf(upload.uploadId)).complete([
+      { partNumber: 1, etag: event!.etag },
+    ]);
 
     await pipeline.cron(Date.now());
 

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { bytes, concat, objectBytes, Pipeline, PART, r2UploadIdOf, storedState } from "./helpers";
+import { bytes, concat, objectBytes, PART, Pipeline, r2UploadIdOf, storedState } from "./helpers";
 
 /** A part PUT whose body is shorter than its Content-Length, as a dropped connection leaves it. */
 function cutShort(pipeline: Pipeline, uploadId: string, partNumber: number, data: Uint8Array, declared: number) {
@@ -57,8 +57,11 @@ describe("a refused or failed part changes nothing", () => {
   it("writes a part's first copy to R2 part number 2n-1 and leaves 2n spare", async () => {
     const pipeline = new Pipeline();
     const upload = await pipeline.create({ key: "refusals/layout.bin", parts: 3, partSize: PART });
-    for (const n of [1, 2, 3]) expect((await pipeline.putPart(upload.uploadId, n, bytes(n === 3 ? 9 : PART, n))).status).toBe(200);
-    const { results } = await env.DB.prepare("SELECT part_number, r2_part FROM parts WHERE upload_id = ?1 ORDER BY part_number")
+    for (const n of [1, 2, 3])
+      expect((await pipeline.putPart(upload.uploadId, n, bytes(n === 3 ? 9 : PART, n))).status).toBe(200);
+    const { results } = await env.DB.prepare(
+      "SELECT part_number, r2_part FROM parts WHERE upload_id = ?1 ORDER BY part_number",
+    )
       .bind(upload.uploadId)
       .all<{ part_number: number; r2_part: number }>();
     expect(results).toEqual([
@@ -71,9 +74,20 @@ describe("a refused or failed part changes nothing", () => {
 
   it("refuses more than 5,000 parts, as each part needs two R2 part numbers", async () => {
     const pipeline = new Pipeline();
-    const refused = await pipeline.json("/uploads", { method: "POST", body: JSON.stringify({ key: "refusals/many.bin", parts: 5001 }) });
+    const refused = await pipeline.json("/uploads", {
+      method: "POST",
+      body: JSON.stringify({ key: "refusals/many.bin", parts: 5001 }),
+    });
     expect(refused.status).toBe(400);
     const upload = await pipeline.create({ key: "refusals/edge.bin", parts: 5000, partSize: PART });
-    expect((await pipeline.json(`/uploads/${upload.uploadId}/parts/5001`, { method: "PUT", body: "x", headers: { "content-length": "1" } })).status).toBe(400);
+    expect(
+      (
+        await pipeline.json(`/uploads/${upload.uploadId}/parts/5001`, {
+          method: "PUT",
+          body: "x",
+          headers: { "content-length": "1" },
+        })
+      ).status,
+    ).toBe(400);
   });
 });

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { issueUploadToken } from "../../producer/auth/tokens";
 import type { UploadStatus } from "../../shared/schemas";
-import { bytes, FLEET_KEY, Pipeline, PART } from "./helpers";
+import { bytes, FLEET_KEY, PART, Pipeline } from "./helpers";
 
 type Created = UploadStatus & { uploadToken: string };
 
@@ -94,8 +94,13 @@ describe("upload tokens", () => {
     const admin = new Pipeline();
     const upload = await create(admin, { key: "tok/checked.bin", parts: 1, partSize: PART });
     const [prefix, payload, signature] = upload.body.uploadToken.split(".") as [string, string, string];
-    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as { sub: string; key: string; exp: number };
-    const reencode = (value: object) => btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as {
+      sub: string;
+      key: string;
+      exp: number;
+    };
+    const reencode = (value: object) =>
+      btoa(JSON.stringify(value)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 
     const tampered = `${prefix}.${reencode({ ...claims, exp: claims.exp + 3600 })}.${signature}`;
     const forged = await issueUploadToken("someone-elses-secret-0123456789abcdef0123", {

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { recordIngestedPart } from "../../shared/db/parts";
 import { getUpload } from "../../shared/db/uploads";
 import { probeBucket, r2Error } from "./faults";
-import { bytes, captureLogs, objectBytes, Pipeline, PART, uploadParts } from "./helpers";
+import { bytes, captureLogs, objectBytes, PART, Pipeline, uploadParts } from "./helpers";
 
 const HOUR = 60 * 60 * 1000;
 
@@ -17,8 +17,18 @@ async function r2UploadIdOf(uploadId: string): Promise<string> {
 describe("stale sweep", () => {
   it("aborts an abandoned upload and leaves an active one alone", async () => {
     const pipeline = new Pipeline();
-    const abandoned = await pipeline.create({ key: "sweep/abandoned.bin", parts: 3, partSize: PART, staleAfterSeconds: 3600 });
-    const active = await pipeline.create({ key: "sweep/active.bin", parts: 3, partSize: PART, staleAfterSeconds: 3 * 3600 });
+    const abandoned = await pipeline.create({
+      key: "sweep/abandoned.bin",
+      parts: 3,
+      partSize: PART,
+      staleAfterSeconds: 3600,
+    });
+    const active = await pipeline.create({
+      key: "sweep/active.bin",
+      parts: 3,
+      partSize: PART,
+      staleAfterSeconds: 3 * 3600,
+    });
     await uploadParts(pipeline, abandoned.uploadId, [1], 3, 10, 1);
     await pipeline.deliver(pipeline.queue.drain());
 
@@ -68,7 +78,16 @@ describe("stale sweep", () => {
     });
     expect(recorded).toBeNull();
     // And an event for it that arrives after the sweep changes nothing either.
-    const late = { type: "part.uploaded", uploadId: upload.uploadId, key: upload.key, partNumber: 2, etag: "late-etag", size: 10, sequence: 2, uploadedAt: Date.now() };
+    const late = {
+      type: "part.uploaded",
+      uploadId: upload.uploadId,
+      key: upload.key,
+      partNumber: 2,
+      etag: "late-etag",
+      size: 10,
+      sequence: 2,
+      uploadedAt: Date.now(),
+    };
     const result = await pipeline.deliver([late]);
 
     expect(result.retryMessages).toEqual([]);
@@ -86,8 +105,9 @@ describe("stale sweep", () => {
     for (let i = 0; i < 5; i++) await pipeline.create({ key: `sweep/backlog-${i}.bin`, staleAfterSeconds: 60 });
     const openCount = async () =>
       (
-        await env.DB.prepare("SELECT count(*) AS n FROM uploads WHERE state = 'open' AND object_key LIKE 'sweep/backlog-%'")
-          .first<{ n: number }>()
+        await env.DB.prepare(
+          "SELECT count(*) AS n FROM uploads WHERE state = 'open' AND object_key LIKE 'sweep/backlog-%'",
+        ).first<{ n: number }>()
       )?.n;
 
     const later = Date.now() + HOUR;
@@ -110,7 +130,11 @@ describe("stale sweep", () => {
     const pipeline = new Pipeline({ bucket: probe.bucket });
     const upload = await pipeline.create({ key: "sweep/abort-retry.bin", staleAfterSeconds: 60 });
     const pendingOf = async () =>
-      (await env.DB.prepare("SELECT r2_abort_pending AS p FROM uploads WHERE upload_id = ?1").bind(upload.uploadId).first<{ p: number }>())?.p;
+      (
+        await env.DB.prepare("SELECT r2_abort_pending AS p FROM uploads WHERE upload_id = ?1")
+          .bind(upload.uploadId)
+          .first<{ p: number }>()
+      )?.p;
 
     await pipeline.cron(Date.now() + HOUR);
     expect((await pipeline.status(upload.uploadId)).state).toBe("aborted");
@@ -130,7 +154,9 @@ describe("stale sweep", () => {
     // The part is recorded at ingest; its event is lost with the invocation that claimed it.
     expect((await pipeline.status(upload.uploadId)).receivedParts).toBe(1);
     pipeline.queue.drain();
-    await env.DB.prepare("UPDATE uploads SET state = 'completing', claim_id = 'dead', claimed_at = ?2 WHERE upload_id = ?1")
+    await env.DB.prepare(
+      "UPDATE uploads SET state = 'completing', claim_id = 'dead', claimed_at = ?2 WHERE upload_id = ?1",
+    )
       .bind(upload.uploadId, Date.now())
       .run();
 

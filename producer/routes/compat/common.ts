@@ -1,11 +1,11 @@
 import * as z from "zod/mini";
+import type { UploadRow } from "../../../shared/db/uploads";
 import { ApiError } from "../../../shared/errors";
 import { ObjectKey, UploadId } from "../../../shared/schemas";
+import type { Caller } from "../../auth/middleware";
 import type { AppContext } from "../../context";
 import { parse } from "../../http/route";
-import type { Caller } from "../../auth/middleware";
 import { accessibleUpload } from "../../services/status";
-import type { UploadRow } from "../../../shared/db/uploads";
 
 /**
  * The seed-compatible API is Cloudflare's documented multipart Worker example: `/{key}?action=`.

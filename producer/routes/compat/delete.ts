@@ -12,7 +12,8 @@ export const compatDelete = defineRoute(
     path: "/{key+}",
     operationId: "compatAbortOrDelete",
     summary: "Seed API: mpu-abort, delete",
-    description: "`?action=mpu-abort&uploadId=` aborts the upload; `?action=delete` deletes the object. Both answer 204.",
+    description:
+      "`?action=mpu-abort&uploadId=` aborts the upload; `?action=delete` deletes the object. Both answer 204.",
     tags: ["seed-compatible"],
     security: "credential",
     params: KeyPath,
@@ -22,7 +23,8 @@ export const compatDelete = defineRoute(
   async (c, { query, caller }) => {
     const key = rawKey(c);
     if (query.action === "delete") {
-      if (caller.kind === "token") throw new ApiError(403, "forbidden", "an upload token only grants access to its own upload");
+      if (caller.kind === "token")
+        throw new ApiError(403, "forbidden", "an upload token only grants access to its own upload");
       authorizeObjectKey(caller, key, "write");
       await c.env.BUCKET.delete(key);
       return c.body(null, 204);

@@ -1,11 +1,11 @@
 import * as z from "zod/mini";
+import { errors } from "../../../shared/errors";
+import { STAGING_PREFIX } from "../../../shared/schemas";
 import { authorizeObjectKey } from "../../auth/authorize";
 import { defineRoute } from "../../http/route";
 import { readObject } from "../../services/objects";
 import { KeyPath, rawKey } from "./common";
 import { unknownAction } from "./post";
-import { errors } from "../../../shared/errors";
-import { STAGING_PREFIX } from "../../../shared/schemas";
 
 export const compatGet = defineRoute(
   {

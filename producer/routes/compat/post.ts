@@ -25,7 +25,11 @@ export const compatPost = defineRoute(
     query: z.extend(UploadQuery, { action: z.string() }),
     json: { schema: CompatCompleteRequest, optional: true, byHandler: true },
     responses: {
-      200: { description: "mpu-create: the upload; mpu-complete: no body, the ETag header", json: CompatCreated, headers: { ETag: "mpu-complete: the object's ETag" } },
+      200: {
+        description: "mpu-create: the upload; mpu-complete: no body, the ETag header",
+        json: CompatCreated,
+        headers: { ETag: "mpu-complete: the object's ETag" },
+      },
     },
     errors: {
       429: "mpu-create: this API key has as many open uploads as it may; Retry-After says when to try again",
@@ -36,7 +40,8 @@ export const compatPost = defineRoute(
     const key = rawKey(c);
     if (query.action === "mpu-create") {
       authorizeObjectKey(caller, key, "write");
-      if (caller.kind === "token") throw new ApiError(403, "forbidden", "an upload token only grants access to its own upload");
+      if (caller.kind === "token")
+        throw new ApiError(403, "forbidden", "an upload token only grants access to its own upload");
       const settings = config(c.env);
       const row = await createUpload(c.env, settings, { key, api: "compat", owner: ownerOf(caller) });
       const { uploadToken } = await tokenFor(tokenSecret(c.env), row, settings.tokenTtlSeconds);
@@ -48,14 +53,21 @@ export const compatPost = defineRoute(
     const { parts } = await readJson(c.req.raw, CompatCompleteRequest, false);
     const upload = await uploadForKey(c, caller, key, uploadId);
     // Completing a completed upload again answers as the first time did: clients retry on timeouts.
-    const row = upload.state === "completed" ? upload : (await completeUpload(c.env, upload, { kind: "named", parts })).row;
+    const row =
+      upload.state === "completed" ? upload : (await completeUpload(c.env, upload, { kind: "named", parts })).row;
     if (row.state === "completed" && row.object_etag !== null) {
       return new Response(null, { headers: { etag: `"${row.object_etag}"` } });
     }
     if (row.state === "completing") {
-      throw new ApiError(400, "upload_completing", "the upload is being completed; try again", undefined, { "Retry-After": "1" });
+      throw new ApiError(400, "upload_completing", "the upload is being completed; try again", undefined, {
+        "Retry-After": "1",
+      });
     }
-    throw new ApiError(400, row.state === "open" ? "complete_refused" : "upload_not_open", row.failure_reason ?? `the upload is ${row.state}`);
+    throw new ApiError(
+      400,
+      row.state === "open" ? "complete_refused" : "upload_not_open",
+      row.failure_reason ?? `the upload is ${row.state}`,
+    );
   },
 );
 

@@ -2,15 +2,19 @@ import * as z from "zod/mini";
 import { errors } from "../../../shared/errors";
 import { ObjectKey, STAGING_PREFIX } from "../../../shared/schemas";
 import { authorizeObjectKey } from "../../auth/authorize";
+import type { Caller } from "../../auth/middleware";
 import type { AppContext } from "../../context";
 import { defineRoute } from "../../http/route";
-import type { Caller } from "../../auth/middleware";
 import { readObject } from "../../services/objects";
 
-const KeyParams = z.object({ key: z.string().check(z.minLength(1), z.meta({ description: "The object key, slashes and all" })) });
+const KeyParams = z.object({
+  key: z.string().check(z.minLength(1), z.meta({ description: "The object key, slashes and all" })),
+});
 
 const ObjectHeaders = z.object({
-  range: z.optional(z.string().check(z.meta({ description: "One byte range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`" }))),
+  range: z.optional(
+    z.string().check(z.meta({ description: "One byte range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`" })),
+  ),
   "if-none-match": z.optional(z.string().check(z.meta({ description: "ETags; 304 when one matches" }))),
   "if-match": z.optional(z.string().check(z.meta({ description: "ETags; 412 when none matches" }))),
   "if-modified-since": z.optional(z.string()),
@@ -55,7 +59,11 @@ export const getObject = defineRoute(
       },
       304: { description: "Not modified (If-None-Match or If-Modified-Since)", headers: { ETag: "The object's ETag" } },
     },
-    errors: { 404: "No such object", 412: "A precondition (If-Match, If-Unmodified-Since) failed", 416: "The range is outside the object" },
+    errors: {
+      404: "No such object",
+      412: "A precondition (If-Match, If-Unmodified-Since) failed",
+      416: "The range is outside the object",
+    },
   },
   (c, { params, caller }) => serve(c, params.key, caller, false),
 );
