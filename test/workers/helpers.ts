@@ -154,7 +154,7 @@ export class Pipeline {
 
   async json<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {
     const response = await this.fetch(path, init);
-    const text = await response.text();
+    const text = new TextDecoder().decode(await response.arrayBuffer());
     return { status: response.status, body: (text === "" ? null : JSON.parse(text)) as T, headers: response.headers };
   }
 

@@ -112,7 +112,7 @@ describe("the HTTP surface, probed with random requests", () => {
           headers: probe.headers,
           body: probe.body,
         });
-        const text = await response.text();
+        const text = new TextDecoder().decode(await response.arrayBuffer());
         expect(response.status, `${probe.method} ${probe.path} -> ${text}`).toBeLessThan(500);
         if (response.status >= 400) {
           if (probe.method !== "HEAD") {
