@@ -1,5 +1,5 @@
+import type { NotificationEvent } from "../shared/messages";
 import { errorMessage } from "../shared/r2-errors";
-import type { NotificationEvent } from "../shared/schemas";
 import { signWebhook } from "../shared/webhook-signature";
 
 export type NotifyBindings = { UPLOAD_EVENTS: Queue; NOTIFICATIONS?: Queue };

@@ -1,7 +1,7 @@
 import { claimReady, finishClaims } from "../shared/completion";
 import type { ConsumerConfig } from "../shared/config";
+import type { StreamEvent } from "../shared/messages";
 import { errorMessage } from "../shared/r2-errors";
-import type { StreamEvent } from "../shared/schemas";
 import { coalesceStream } from "./coalesce";
 
 export type StreamBindings = { DB: D1Database; BUCKET: R2Bucket; UPLOAD_EVENTS: Queue };

@@ -3,8 +3,8 @@ import { mapWithConcurrency } from "../shared/concurrency";
 import type { ConsumerConfig } from "../shared/config";
 import { claimStatements, readClaims } from "../shared/db/claims";
 import { bumpCounterStatement, recordActivityStatement, recordPartsStatement } from "../shared/db/parts";
+import { type NotificationEvent, type PartEvent, QueueMessage } from "../shared/messages";
 import { errorMessage } from "../shared/r2-errors";
-import { type NotificationEvent, type PartEvent, QueueMessage } from "../shared/schemas";
 import { handleNotification, type NotifyBindings, type WebhookSettings } from "./notify";
 import { advanceStream, type StreamBindings } from "./streams";
 

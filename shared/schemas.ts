@@ -1,5 +1,4 @@
 import * as z from "zod/mini";
-import { UploadNotification } from "./notifications";
 
 /**
  * The contract: every request, response and queue message shape, written once. The producer
@@ -19,7 +18,7 @@ export const MAX_PARTS = R2_MAX_PARTS / 2;
 export const MAX_KEY_BYTES = 1024;
 export const MAX_CHUNK_SEQUENCE = 1_000_000;
 /** The largest count of bytes any size field can hold: R2 objects stop at 5 TiB. */
-const MAX_BYTES = 5 * 1024 ** 4;
+export const MAX_BYTES = 5 * 1024 ** 4;
 const MAX_SECONDS = 10 * 365 * 24 * 60 * 60;
 
 /** Keys under this prefix hold staged stream chunks; the object API never serves them. */
@@ -278,42 +277,6 @@ export const ErrorBody = z
   })
   .register(components, { id: "Error" });
 export type ErrorBody = z.infer<typeof ErrorBody>;
-
-/** The message the producer sends once R2 has a part (and D1 has recorded it). */
-export const PartEvent = z.object({
-  type: z.literal("part.uploaded"),
-  uploadId: UploadId,
-  key: z.string().check(z.minLength(1)),
-  partNumber: positive(R2_MAX_PARTS, "partNumber"),
-  /** The R2 part number the copy went to (2n-1 or 2n); absent: the part's own number. */
-  r2Part: z.optional(positive(R2_MAX_PARTS, "r2Part")),
-  etag: z.string().check(z.minLength(1)),
-  size: bytesCount,
-  /** Order in which R2 accepted this upload's parts; the highest one of a part number is R2's copy. */
-  sequence: positive(Number.MAX_SAFE_INTEGER, "sequence"),
-  /** Epoch ms when R2 accepted the part. */
-  uploadedAt: count(Number.MAX_SAFE_INTEGER, "uploadedAt"),
-  /** SHA-256 (base64) the producer verified, if declared. */
-  sha256: z.optional(z.nullable(z.string())),
-});
-export type PartEvent = z.infer<typeof PartEvent>;
-
-/** Tells the consumer that a stream has new chunks (or more to coalesce): it coalesces them. */
-export const StreamEvent = z.object({
-  type: z.enum(["chunk.staged", "stream.continue"]),
-  uploadId: UploadId,
-});
-export type StreamEvent = z.infer<typeof StreamEvent>;
-
-/** An upload ended: fan it out (upload.ended), or deliver it to the webhook (webhook.deliver). */
-export const NotificationEvent = z.object({
-  type: z.enum(["upload.ended", "webhook.deliver"]),
-  notification: UploadNotification,
-});
-export type NotificationEvent = z.infer<typeof NotificationEvent>;
-
-export const QueueMessage = z.discriminatedUnion("type", [PartEvent, StreamEvent, NotificationEvent]);
-export type QueueMessage = z.infer<typeof QueueMessage>;
 
 // Shapes of the seed-compatible API (Cloudflare's multipart Worker example).
 export const CompatCreated = z

@@ -17,7 +17,7 @@
 import { tallyBatch } from "../../consumer/tally";
 import { consumerConfig } from "../../shared/config";
 import { insertUpload, nextPartSequence } from "../../shared/db/uploads";
-import type { PartEvent } from "../../shared/schemas";
+import type { PartEvent } from "../../shared/messages";
 
 type NewUploadRow = Parameters<typeof insertUpload>[1];
 /** An upload row for set-up. `mode` is passed for schemas that have it and ignored otherwise. */

@@ -1,8 +1,9 @@
 import { acceptChunk, attemptKey, chunkContext, stagedKeyOf } from "../../shared/db/chunks";
 import type { UploadRow } from "../../shared/db/uploads";
 import { ApiError, errors } from "../../shared/errors";
+import type { StreamEvent } from "../../shared/messages";
 import { errorMessage } from "../../shared/r2-errors";
-import type { ChunkStagedResponse, StreamEvent } from "../../shared/schemas";
+import type { ChunkStagedResponse } from "../../shared/schemas";
 import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
 import { digestMismatch, type MeteredBody, meterBody } from "../integrity";

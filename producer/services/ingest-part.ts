@@ -1,8 +1,8 @@
 import { type PartsSummary, recordedR2Part, recordIngestedPart, summarizeParts } from "../../shared/db/parts";
 import { fixExpectedParts, getUpload, nextPartSequence, type UploadRow } from "../../shared/db/uploads";
 import { ApiError, errors } from "../../shared/errors";
+import type { PartEvent } from "../../shared/messages";
 import { errorMessage, R2Code, r2ErrorCode } from "../../shared/r2-errors";
-import type { PartEvent } from "../../shared/schemas";
 import { digestMismatch, meterBody } from "../integrity";
 import type { Bindings } from "./bindings";
 

@@ -1,4 +1,4 @@
-import type { PartEvent } from "../schemas";
+import type { PartEvent } from "../messages";
 import { acceptsParts, activityClock, PART_UPSERT } from "./fragments";
 
 export type PartRow = {

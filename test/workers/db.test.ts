@@ -10,7 +10,7 @@ import {
   nextPartSequence,
 } from "../../shared/db/uploads";
 import { newUploadId } from "../../shared/ids";
-import type { PartEvent } from "../../shared/schemas";
+import type { PartEvent } from "../../shared/messages";
 import { PART, Pipeline } from "./helpers";
 
 const T0 = Date.UTC(2026, 10, 26, 3, 0, 0);

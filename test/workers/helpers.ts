@@ -10,8 +10,9 @@ import { expect } from "vitest";
 import consumer from "../../consumer/index";
 import producer from "../../producer/index";
 import { type ConsumerConfig, consumerConfig } from "../../shared/config";
+import type { PartEvent, QueueMessage } from "../../shared/messages";
 import type { UploadNotification } from "../../shared/notifications";
-import type { PartEvent, QueueMessage, UploadStatus } from "../../shared/schemas";
+import type { UploadStatus } from "../../shared/schemas";
 
 export const MiB = 1024 * 1024;
 
