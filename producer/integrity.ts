@@ -1,3 +1,4 @@
+import { toBase64 } from "../shared/encoding";
 import { ApiError } from "../shared/errors";
 
 /**
@@ -113,7 +114,7 @@ async function copyHashing(
     await Promise.allSettled([writer.abort(error), reader.cancel(error), hasher.abort(error)]);
     throw error;
   }
-  return btoa(String.fromCharCode(...new Uint8Array(await digest.digest)));
+  return toBase64(await digest.digest);
 }
 
 export const digestMismatch = (what: string) =>
@@ -124,7 +125,7 @@ export function normaliseSha256(value: string): string | null {
   if (/^[0-9a-fA-F]{64}$/.test(value)) {
     const bytes = new Uint8Array(32);
     for (let i = 0; i < 32; i++) bytes[i] = Number.parseInt(value.slice(i * 2, i * 2 + 2), 16);
-    return btoa(String.fromCharCode(...bytes));
+    return toBase64(bytes);
   }
   if (/^[A-Za-z0-9+/]{43}=$/.test(value)) return value;
   if (/^[A-Za-z0-9_-]{43}$/.test(value)) return `${value.replace(/-/g, "+").replace(/_/g, "/")}=`;

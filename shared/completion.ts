@@ -8,6 +8,7 @@ import {
 } from "./db/claims";
 import type { PartRow } from "./db/parts";
 import { getUpload, type UploadRow } from "./db/uploads";
+import { toBase64 } from "./encoding";
 import { announce, notificationFor } from "./notifications";
 import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
 import { deleteStaging } from "./staging";
@@ -177,7 +178,7 @@ async function verifyDeclaredDigest(
       return { kind: "retry", reason: "the object changed while being verified" };
     const digest = new crypto.DigestStream("SHA-256");
     await object.body.pipeTo(digest);
-    actual = btoa(String.fromCharCode(...new Uint8Array(await digest.digest)));
+    actual = toBase64(await digest.digest);
   } catch (error) {
     return { kind: "retry", reason: `could not read the object to verify it: ${errorMessage(error)}` };
   }
