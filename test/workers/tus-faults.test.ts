@@ -1,0 +1,129 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { flakyDb, probeBucket, r2Error } from "./faults";
+import { bytes, captureLogs, MiB, Pipeline } from "./helpers";
+import { cutOff, multipartOpen, stagedKeysOf, Tus } from "./tus-helpers";
+
+const PART_SIZE = 5 * MiB;
+const TUS_VARS = { TUS_PART_SIZE: String(PART_SIZE) };
+const DAY = 24 * 60 * 60 * 1000;
+/** What the Workers may log under these faults: captured, not printed. */
+const LOGGED = ["upload_part_failed", "enqueue_failed", "unhandled_error", "tus_patch_failed", "tus_part_failed"];
+
+/**
+ * Runs one PATCH that crosses a part boundary while `fault` is on, expects a 5xx, then resumes
+ * from the offset HEAD reports and checks the object is byte-exact: nothing lost or doubled.
+ */
+async function failThenResume(tus: Tus, key: string, setFault: (on: boolean) => void) {
+  const data = bytes(2 * PART_SIZE + 4321, key.length);
+  const { id } = await tus.open({ length: data.byteLength, metadata: { key } });
+  const start = 3 * MiB;
+  await tus.send(id, data.subarray(0, start));
+
+  setFault(true);
+  const failed = await tus.patch(id, start, data.subarray(start, start + 4 * MiB));
+  setFault(false);
+  expect(failed.status).toBeGreaterThanOrEqual(500);
+  expect(failed.headers.get("tus-resumable")).toBe("1.0.0");
+
+  const resumeAt = await tus.offset(id);
+  expect(resumeAt).toBeGreaterThanOrEqual(start);
+  expect(resumeAt).toBeLessThanOrEqual(start + 4 * MiB);
+  await tus.send(id, data, { from: resumeAt, chunk: 4 * MiB });
+  await tus.pipeline.settle();
+  const status = await tus.pipeline.status(id);
+  expect(status.state).toBe("completed");
+  expect(status.object?.size).toBe(data.byteLength);
+  expect(await tus.object(key)).toEqual(data);
+  return { id, resumeAt };
+}
+
+describe("a tus PATCH that fails part-way can be resumed from HEAD's offset", () => {
+  it("answers 5xx when R2 refuses a part, and a resume from HEAD's offset completes byte-exact", async () => {
+    const logs = captureLogs(LOGGED);
+    let failing = false;
+    const probe = probeBucket(env.BUCKET, {
+      beforeUploadPart: () => {
+        if (failing) throw r2Error("We encountered an internal error. Please try again.", 10001);
+      },
+    });
+    const tus = new Tus(new Pipeline({ bucket: probe.bucket, producerVars: TUS_VARS }));
+    await failThenResume(tus, "tus-faults/r2.bin", (on) => {
+      failing = on;
+    });
+    expect(logs.events.length, JSON.stringify(logs.counts())).toBeGreaterThan(0);
+  });
+
+  it("answers 5xx when D1 fails to record a part, and a resume completes byte-exact", async () => {
+    captureLogs(LOGGED);
+    let failing = false;
+    const tus = new Tus(new Pipeline({ db: flakyDb(env.DB, () => failing), producerVars: TUS_VARS }));
+    await failThenResume(tus, "tus-faults/d1.bin", (on) => {
+      failing = on;
+    });
+  });
+
+  it("answers 5xx when the part event cannot be queued, and a resume completes byte-exact", async () => {
+    const logs = captureLogs(LOGGED);
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    await failThenResume(tus, "tus-faults/queue.bin", (on) => {
+      tus.pipeline.queue.failing = on;
+    });
+    expect(logs.count("enqueue_failed")).toBeGreaterThan(0);
+  });
+
+  it("keeps an offset to resume from when the PATCH body is cut off mid-way", async () => {
+    captureLogs(LOGGED);
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    const data = bytes(2 * PART_SIZE + 999, 31);
+    const key = "tus-faults/cut.bin";
+    const { id } = await tus.open({ length: data.byteLength, metadata: { key } });
+    await tus.send(id, data.subarray(0, MiB));
+
+    // 7 MiB declared, 6 MiB delivered (across the first part boundary), then the connection drops.
+    const rest = data.subarray(MiB, 8 * MiB);
+    const cut = await tus.patch(id, MiB, cutOff(rest, 6 * MiB), { "content-length": String(rest.byteLength) });
+    expect(cut.status).not.toBe(204);
+
+    const resumeAt = await tus.offset(id);
+    expect(resumeAt).toBeGreaterThanOrEqual(MiB);
+    expect(resumeAt).toBeLessThanOrEqual(7 * MiB);
+    await tus.send(id, data, { from: resumeAt, chunk: 4 * MiB });
+    await tus.pipeline.settle();
+    expect((await tus.pipeline.status(id)).state).toBe("completed");
+    expect(await tus.object(key)).toEqual(data);
+  });
+
+  it("accepts a later PATCH at once after a failed one: the failure holds no lock", async () => {
+    captureLogs(LOGGED);
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    const data = bytes(PART_SIZE + 10, 32);
+    const { id } = await tus.open({ length: data.byteLength });
+    const cut = await tus.patch(id, 0, cutOff(data, 1000), { "content-length": String(data.byteLength) });
+    expect(cut.status).not.toBe(204);
+    const resumeAt = await tus.offset(id);
+    const next = await tus.patch(id, resumeAt, data.subarray(resumeAt));
+    expect(next.status).toBe(204);
+  });
+});
+
+describe("an abandoned tus upload", () => {
+  it("is swept by the cron: HEAD answers 410, the status is aborted, and nothing staged is left", async () => {
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    const { id } = await tus.open({ length: 3 * PART_SIZE, metadata: { key: "tus-faults/abandoned.bin" } });
+    // One whole part in R2 and a tail held back for the next one.
+    await tus.send(id, bytes(PART_SIZE + 1234, 41));
+    await tus.pipeline.settle();
+    expect(await multipartOpen(id)).toBe(true);
+
+    await tus.pipeline.cron(Date.now() + 30 * DAY);
+    await tus.pipeline.settle();
+
+    expect((await tus.pipeline.status(id)).state).toBe("aborted");
+    const head = await tus.head(id);
+    expect(head.status).toBe(410);
+    expect((await tus.patch(id, PART_SIZE + 1234, bytes(10, 42))).status).toBe(410);
+    expect(await multipartOpen(id)).toBe(false);
+    expect(await stagedKeysOf(id)).toEqual([]);
+  });
+});

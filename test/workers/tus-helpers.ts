@@ -1,0 +1,194 @@
+/**
+ * Raw tus 1.0 requests against the producer Worker (see /work/plan/TUS.md), and the views of an
+ * upload the tus tests assert on: its offset by HEAD, the part events queued for it, its status.
+ */
+import { env } from "cloudflare:workers";
+import { expect } from "vitest";
+import { toBase64 } from "../../shared/encoding";
+import type { Pipeline } from "./helpers";
+
+export const TUS_VERSION = "1.0.0";
+export const OCTET_STREAM = "application/offset+octet-stream";
+/** The tus header every request but OPTIONS must carry. */
+export const RESUMABLE = { "tus-resumable": TUS_VERSION } as const;
+
+type Headers_ = Record<string, string>;
+
+/** Upload-Metadata as tus writes it: `key base64(value)` pairs joined by commas. */
+export function encodeMetadata(fields: Record<string, string>): string {
+  return Object.entries(fields)
+    .map(([key, value]) => `${key} ${toBase64(new TextEncoder().encode(value))}`)
+    .join(",");
+}
+
+const DIGESTS = { sha1: "SHA-1", sha256: "SHA-256", sha384: "SHA-384", sha512: "SHA-512", md5: "MD5" } as const;
+
+/** An Upload-Checksum header value: `<algorithm> <base64 digest>`. */
+export async function uploadChecksum(algorithm: keyof typeof DIGESTS, data: Uint8Array): Promise<string> {
+  return `${algorithm} ${toBase64(await crypto.subtle.digest(DIGESTS[algorithm], data))}`;
+}
+
+/** A request body that delivers `after` bytes of `data` and then fails, as a dropped connection does. */
+export function cutOff(data: Uint8Array, after: number): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!sent) {
+        sent = true;
+        controller.enqueue(data.slice(0, after));
+        return;
+      }
+      controller.error(new Error("injected: connection lost mid-body"));
+    },
+  });
+}
+
+/** What a refused request must leave unchanged. */
+export type UploadView = { offset: string | null; partEvents: number; state: string; bytesReceived: number };
+
+/** tus requests through a Pipeline: each carries Tus-Resumable unless the headers say otherwise. */
+export class Tus {
+  constructor(readonly pipeline: Pipeline) {}
+
+  request(path: string, method: string, headers: Headers_ = {}, body?: BodyInit | null): Promise<Response> {
+    const init: RequestInit & { duplex?: string } = { method, headers: { ...RESUMABLE, ...headers } };
+    if (body !== undefined && body !== null) {
+      init.body = body;
+      if (body instanceof ReadableStream) init.duplex = "half";
+    }
+    return this.pipeline.fetch(path, init as RequestInit);
+  }
+
+  /** POST /files/: `length` or `defer`, optional metadata and creation-with-upload body. */
+  create(
+    options: {
+      length?: number;
+      defer?: boolean;
+      metadata?: Record<string, string>;
+      headers?: Headers_;
+      body?: Uint8Array;
+    } = {},
+  ): Promise<Response> {
+    const headers: Headers_ = {};
+    if (options.length !== undefined) headers["upload-length"] = String(options.length);
+    if (options.defer === true) headers["upload-defer-length"] = "1";
+    if (options.metadata !== undefined) headers["upload-metadata"] = encodeMetadata(options.metadata);
+    if (options.body !== undefined) {
+      headers["content-type"] = OCTET_STREAM;
+      headers["content-length"] = String(options.body.byteLength);
+    }
+    return this.request("/files/", "POST", { ...headers, ...options.headers }, options.body);
+  }
+
+  /** Creates an upload that must be accepted (201) and returns its id and path. */
+  async open(options: Parameters<Tus["create"]>[0] = {}): Promise<{ id: string; path: string; response: Response }> {
+    const response = await this.create(options);
+    expect(response.status, await bodyText(response.clone())).toBe(201);
+    const location = response.headers.get("location");
+    expect(location).toMatch(/^https?:\/\/[^/]+\/files\/[^/]+$/);
+    const path = new URL(location!).pathname;
+    return { id: path.split("/").at(-1)!, path, response };
+  }
+
+  head(id: string, headers: Headers_ = {}): Promise<Response> {
+    return this.request(`/files/${id}`, "HEAD", headers);
+  }
+
+  patch(id: string, offset: number, data: Uint8Array | ReadableStream<Uint8Array>, headers: Headers_ = {}) {
+    const length: Headers_ = data instanceof Uint8Array ? { "content-length": String(data.byteLength) } : {};
+    return this.request(
+      `/files/${id}`,
+      "PATCH",
+      { "content-type": OCTET_STREAM, "upload-offset": String(offset), ...length, ...headers },
+      data,
+    );
+  }
+
+  delete(id: string, headers: Headers_ = {}): Promise<Response> {
+    return this.request(`/files/${id}`, "DELETE", headers);
+  }
+
+  /** The offset HEAD reports (the upload must exist). */
+  async offset(id: string): Promise<number> {
+    const response = await this.head(id);
+    expect(response.status).toBe(200);
+    return Number(response.headers.get("upload-offset"));
+  }
+
+  /** PATCHes `data` from `from` in pieces of `chunk` bytes, each answered 204 with its new offset. */
+  async send(id: string, data: Uint8Array, options: { from?: number; chunk?: number } = {}): Promise<void> {
+    const chunk = options.chunk ?? data.byteLength;
+    for (let offset = options.from ?? 0; offset < data.byteLength; offset += chunk) {
+      const piece = data.subarray(offset, Math.min(offset + chunk, data.byteLength));
+      const response = await this.patch(id, offset, piece);
+      expect(response.status, `PATCH at ${offset}: ${await bodyText(response)}`).toBe(204);
+      expect(response.headers.get("upload-offset")).toBe(String(offset + piece.byteLength));
+    }
+  }
+
+  /** Part events the producer has queued for this upload and nobody has taken yet. */
+  partEvents(id: string): number {
+    return this.pipeline.queue.sent.filter((m) => m.type === "part.uploaded" && m.uploadId === id).length;
+  }
+
+  /** The upload as a refused request must leave it. */
+  async view(id: string): Promise<UploadView> {
+    const head = await this.head(id);
+    const status = await this.pipeline.status(id);
+    return {
+      offset: head.headers.get("upload-offset"),
+      partEvents: this.partEvents(id),
+      state: status.state,
+      bytesReceived: status.bytesReceived,
+    };
+  }
+
+  /** The object as GET /objects/{key} serves it, or the status code when it does not. */
+  async object(key: string): Promise<Uint8Array | number> {
+    const response = await this.pipeline.fetch(`/objects/${key}`);
+    if (response.status !== 200) return response.status;
+    return new Uint8Array(await response.arrayBuffer());
+  }
+}
+
+export async function bodyText(response: Response): Promise<string> {
+  return new TextDecoder().decode(await response.arrayBuffer());
+}
+
+/** The JSON error code of a refusal. */
+export async function errorCode(response: Response): Promise<string | undefined> {
+  const text = await bodyText(response);
+  try {
+    return (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keys in the bucket whose name mentions the upload: staged bytes it may have left. */
+export async function stagedKeysOf(id: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await env.BUCKET.list({ cursor });
+    keys.push(...page.objects.map((o) => o.key).filter((key) => key.includes(id)));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor !== undefined);
+  return keys;
+}
+
+/** Whether R2 still has the upload's multipart upload open (false once aborted or completed). */
+export async function multipartOpen(id: string): Promise<boolean> {
+  const row = await env.DB.prepare("SELECT object_key, r2_upload_id FROM uploads WHERE upload_id = ?1")
+    .bind(id)
+    .first<{ object_key: string; r2_upload_id: string }>();
+  if (row === null) return false;
+  try {
+    // Part number 10000: one no upload of these tests reaches. A 1-byte part is never completed.
+    await env.BUCKET.resumeMultipartUpload(row.object_key, row.r2_upload_id).uploadPart(10000, "x");
+    return true;
+  } catch (error) {
+    if (/does not exist/.test(String(error))) return false;
+    throw error;
+  }
+}

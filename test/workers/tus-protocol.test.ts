@@ -1,0 +1,371 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { probeBucket } from "./faults";
+import { bytes, concat, DEV_KEY, FLEET_KEY, MiB, Pipeline } from "./helpers";
+import {
+  encodeMetadata,
+  errorCode,
+  multipartOpen,
+  stagedKeysOf,
+  TUS_VERSION,
+  Tus,
+  uploadChecksum,
+} from "./tus-helpers";
+
+const KiB = 1024;
+const EXTENSIONS = [
+  "creation",
+  "creation-with-upload",
+  "creation-defer-length",
+  "termination",
+  "expiration",
+  "checksum",
+  "concatenation",
+];
+/** RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". */
+const IMF_FIXDATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+const list = (header: string | null) => (header ?? "").split(",").map((item) => item.trim());
+const uploadCount = async () => (await env.DB.prepare("SELECT count(*) AS n FROM uploads").first<{ n: number }>())?.n;
+
+/** A fresh upload through the default pipeline, with its own tus client. */
+async function fresh(length: number, vars?: Record<string, string>) {
+  const tus = new Tus(new Pipeline(vars === undefined ? {} : { producerVars: vars }));
+  return { tus, ...(await tus.open({ length })) };
+}
+
+describe("tus discovery", () => {
+  it("answers OPTIONS without a credential or Tus-Resumable, naming what the server supports", async () => {
+    const pipeline = new Pipeline({ producerVars: { TUS_PART_SIZE: String(5 * MiB) } });
+    pipeline.credential = null;
+    for (const path of ["/files/", "/files/some-id"]) {
+      const response = await pipeline.fetch(path, { method: "OPTIONS" });
+      expect(response.status).toBe(204);
+      expect(response.headers.get("tus-resumable")).toBe(TUS_VERSION);
+      expect(list(response.headers.get("tus-version"))).toContain(TUS_VERSION);
+      expect(list(response.headers.get("tus-extension")).sort()).toEqual([...EXTENSIONS].sort());
+      expect(Number(response.headers.get("tus-max-size"))).toBeGreaterThan(0);
+      expect(list(response.headers.get("tus-checksum-algorithm"))).toEqual(
+        expect.arrayContaining(["sha1", "sha256", "sha384", "sha512", "md5"]),
+      );
+      expect(response.headers.get("upload-part-size")).toBe(String(5 * MiB));
+    }
+    const defaults = await new Pipeline().fetch("/files/", { method: "OPTIONS" });
+    expect(defaults.headers.get("upload-part-size")).toBe(String(8 * MiB));
+  });
+
+  it("refuses POST, HEAD, PATCH and DELETE with 412 when Tus-Resumable is missing or not 1.0.0", async () => {
+    const { tus, id } = await fresh(100);
+    const before = await tus.view(id);
+    for (const version of [null, "0.2.2", "1.0"]) {
+      const headers: Record<string, string> = version === null ? {} : { "tus-resumable": version };
+      const requests: [string, string, RequestInit][] = [
+        ["POST", "/files/", { headers: { ...headers, "upload-length": "10" } }],
+        ["HEAD", `/files/${id}`, { headers }],
+        [
+          "PATCH",
+          `/files/${id}`,
+          {
+            headers: { ...headers, "content-type": "application/offset+octet-stream", "upload-offset": "0" },
+            body: "abc",
+          },
+        ],
+        ["DELETE", `/files/${id}`, { headers }],
+      ];
+      for (const [method, path, init] of requests) {
+        const response = await tus.pipeline.fetch(path, { ...init, method });
+        expect(response.status, `${method} with Tus-Resumable ${version}`).toBe(412);
+        expect(list(response.headers.get("tus-version"))).toContain(TUS_VERSION);
+      }
+    }
+    expect(await tus.view(id)).toEqual(before);
+  });
+});
+
+describe("tus creation", () => {
+  it("creates an upload: 201, an absolute Location, a future Upload-Expires, known to the status API", async () => {
+    const tus = new Tus(new Pipeline());
+    const { id, path, response } = await tus.open({ length: 1234 });
+    expect(response.headers.get("tus-resumable")).toBe(TUS_VERSION);
+    const expires = response.headers.get("upload-expires");
+    expect(expires).toMatch(IMF_FIXDATE);
+    expect(Date.parse(expires!)).toBeGreaterThan(Date.now());
+    expect(response.headers.get("upload-part-size")).toBe(String(8 * MiB));
+    expect(path).toBe(`/files/${id}`);
+
+    const status = await tus.pipeline.status(id);
+    expect(status).toMatchObject({ uploadId: id, api: "tus", state: "open" });
+    const head = await tus.head(id);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("upload-offset")).toBe("0");
+    expect(head.headers.get("upload-length")).toBe("1234");
+    expect(head.headers.get("cache-control")).toBe("no-store");
+    expect(head.headers.get("tus-resumable")).toBe(TUS_VERSION);
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+  });
+
+  it("refuses, with 400 and creating nothing, both or neither of Upload-Length and Upload-Defer-Length", async () => {
+    const tus = new Tus(new Pipeline());
+    const before = await uploadCount();
+    const cases: Record<string, string>[] = [
+      {},
+      { "upload-length": "10", "upload-defer-length": "1" },
+      { "upload-defer-length": "2" },
+      { "upload-length": "-1" },
+      { "upload-length": "ten" },
+    ];
+    for (const headers of cases) expect((await tus.create({ headers })).status, JSON.stringify(headers)).toBe(400);
+    expect(await uploadCount()).toBe(before);
+  });
+
+  it("refuses an Upload-Length over Tus-Max-Size with 413", async () => {
+    const tus = new Tus(new Pipeline());
+    const max = Number((await tus.pipeline.fetch("/files/", { method: "OPTIONS" })).headers.get("tus-max-size"));
+    const before = await uploadCount();
+    expect((await tus.create({ length: max + 1 })).status).toBe(413);
+    expect(await uploadCount()).toBe(before);
+  });
+
+  it("refuses malformed Upload-Metadata, an invalid key and metadata over 8 KiB with 400", async () => {
+    const tus = new Tus(new Pipeline());
+    const before = await uploadCount();
+    for (const raw of ["filename not*base64!", "a b c", "a YQ==,a Yg==", " ,"]) {
+      const response = await tus.create({ length: 10, headers: { "upload-metadata": raw } });
+      expect(response.status, raw).toBe(400);
+    }
+    expect((await tus.create({ length: 10, metadata: { key: "tus/../escape.bin" } })).status).toBe(400);
+    const big = await tus.create({ length: 10, metadata: { note: "x".repeat(9000) } });
+    expect(big.status).toBe(400);
+    expect(await errorCode(big)).toBe("metadata_too_large");
+    expect(await uploadCount()).toBe(before);
+  });
+
+  it("refuses a create without a credential (401) and a key outside a limited API key's prefix (403)", async () => {
+    const tus = new Tus(new Pipeline());
+    const before = await uploadCount();
+    tus.pipeline.credential = null;
+    expect((await tus.create({ length: 10 })).status).toBe(401);
+    tus.pipeline.credential = FLEET_KEY;
+    expect((await tus.create({ length: 10, metadata: { key: "elsewhere/x.bin" } })).status).toBe(403);
+    expect(await uploadCount()).toBe(before);
+    tus.pipeline.credential = DEV_KEY;
+  });
+
+  it("keeps the bytes sent with the create (creation-with-upload) and answers their Upload-Offset", async () => {
+    const tus = new Tus(new Pipeline());
+    const data = bytes(3000, 1);
+    const { id, response } = await tus.open({
+      length: 3000,
+      body: data.subarray(0, 1000),
+      metadata: { key: "tus/cwu.bin" },
+    });
+    expect(response.headers.get("upload-offset")).toBe("1000");
+    expect(await tus.offset(id)).toBe(1000);
+    await tus.send(id, data, { from: 1000 });
+    await tus.pipeline.settle();
+    expect(await tus.object("tus/cwu.bin")).toEqual(data);
+  });
+});
+
+describe("tus PATCH refusals keep nothing", () => {
+  it("answers 415 to a body that is not application/offset+octet-stream", async () => {
+    const { tus, id } = await fresh(100);
+    const before = await tus.view(id);
+    for (const type of ["application/octet-stream", "text/plain"]) {
+      expect((await tus.patch(id, 0, bytes(10, 2), { "content-type": type })).status).toBe(415);
+    }
+    expect(await tus.view(id)).toEqual(before);
+  });
+
+  it("answers 409 to a PATCH at any offset but the current one", async () => {
+    const { tus, id } = await fresh(1000);
+    await tus.send(id, bytes(100, 3));
+    const before = await tus.view(id);
+    for (const offset of [0, 50, 99, 101, 200]) expect((await tus.patch(id, offset, bytes(10, 4))).status).toBe(409);
+    expect(await tus.view(id)).toEqual(before);
+    expect(before.offset).toBe("100");
+  });
+
+  it("accepts bytes whose sha1 or sha256 Upload-Checksum matches", async () => {
+    const { tus, id } = await fresh(200);
+    for (const [offset, algorithm] of [
+      [0, "sha1"],
+      [100, "sha256"],
+    ] as const) {
+      const data = bytes(100, 5 + offset);
+      const response = await tus.patch(id, offset, data, { "upload-checksum": await uploadChecksum(algorithm, data) });
+      expect(response.status, algorithm).toBe(204);
+      expect(response.headers.get("upload-offset")).toBe(String(offset + 100));
+    }
+  });
+
+  it("answers 460 and keeps nothing when the checksum does not match", async () => {
+    const { tus, id } = await fresh(200);
+    const before = await tus.view(id);
+    for (const algorithm of ["sha1", "sha256"] as const) {
+      const checksum = await uploadChecksum(algorithm, bytes(100, 7));
+      expect((await tus.patch(id, 0, bytes(100, 8), { "upload-checksum": checksum })).status).toBe(460);
+    }
+    expect(await tus.view(id)).toEqual(before);
+  });
+
+  it("answers 460 and keeps nothing when a mismatching PATCH crosses a part boundary", async () => {
+    const { tus, id } = await fresh(12 * MiB);
+    const data = bytes(9 * MiB, 9);
+    const wrong = await uploadChecksum("sha256", bytes(16, 10));
+    expect((await tus.patch(id, 0, data, { "upload-checksum": wrong })).status).toBe(460);
+    expect(await tus.offset(id)).toBe(0);
+    expect(tus.partEvents(id)).toBe(0);
+
+    const right = await tus.patch(id, 0, data, { "upload-checksum": await uploadChecksum("sha256", data) });
+    expect(right.status).toBe(204);
+    expect(await tus.offset(id)).toBe(9 * MiB);
+    expect(tus.partEvents(id)).toBe(1);
+  });
+
+  it("answers 400 to an unsupported checksum algorithm", async () => {
+    const { tus, id } = await fresh(100);
+    const before = await tus.view(id);
+    for (const checksum of ["crc32 AAAAAA==", "md4 AAAAAAAAAAAAAAAAAAAAAA==", "sha256"]) {
+      expect((await tus.patch(id, 0, bytes(10, 11), { "upload-checksum": checksum })).status, checksum).toBe(400);
+    }
+    expect(await tus.view(id)).toEqual(before);
+  });
+
+  it("answers 413 to bytes beyond Upload-Length, then takes the bytes that fit", async () => {
+    const { tus, id } = await fresh(100);
+    await tus.send(id, bytes(60, 12));
+    const before = await tus.view(id);
+    expect((await tus.patch(id, 60, bytes(41, 13))).status).toBe(413);
+    expect(await tus.view(id)).toEqual(before);
+    expect((await tus.patch(id, 60, bytes(40, 13))).status).toBe(204);
+  });
+});
+
+describe("tus uploads end at Upload-Length", () => {
+  it("learns a deferred length from a later PATCH, refuses a conflicting one, and completes", async () => {
+    const tus = new Tus(new Pipeline());
+    const { id } = await tus.open({ defer: true, metadata: { key: "tus/deferred.bin" } });
+    const data = bytes(300, 14);
+    expect((await tus.head(id)).headers.get("upload-defer-length")).toBe("1");
+    await tus.send(id, data.subarray(0, 100));
+    const withLength = await tus.patch(id, 100, data.subarray(100, 200), { "upload-length": "300" });
+    expect(withLength.status).toBe(204);
+    const head = await tus.head(id);
+    expect(head.headers.get("upload-length")).toBe("300");
+    expect(head.headers.get("upload-defer-length")).toBeNull();
+    expect((await tus.patch(id, 200, data.subarray(200), { "upload-length": "400" })).status).toBe(400);
+    expect(await tus.offset(id)).toBe(200);
+    await tus.send(id, data, { from: 200 });
+    await tus.pipeline.settle();
+    expect((await tus.pipeline.status(id)).state).toBe("completed");
+    expect(await tus.object("tus/deferred.bin")).toEqual(data);
+  });
+
+  it("lets exactly one of two racing PATCHes at the same offset in", async () => {
+    const tus = new Tus(new Pipeline());
+    const { id } = await tus.open({ length: 1000, metadata: { key: "tus/race.bin" } });
+    const a = bytes(300, 15);
+    const b = bytes(400, 16);
+    const [ra, rb] = await Promise.all([tus.patch(id, 0, a), tus.patch(id, 0, b)]);
+    const statuses = [ra.status, rb.status];
+    expect(statuses.filter((s) => s === 204)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409 || s === 423)).toHaveLength(1);
+    const winner = ra.status === 204 ? a : b;
+    expect(await tus.offset(id)).toBe(winner.byteLength);
+
+    const data = concat(winner, bytes(1000 - winner.byteLength, 17));
+    await tus.send(id, data, { from: winner.byteLength });
+    await tus.pipeline.settle();
+    expect(await tus.object("tus/race.bin")).toEqual(data);
+  });
+
+  it("completes when a PATCH reaches Upload-Length, with no complete call, from PATCHes that straddle parts", async () => {
+    const tus = new Tus(new Pipeline({ producerVars: { TUS_PART_SIZE: String(5 * MiB) } }));
+    const data = bytes(10 * MiB + 12345, 18);
+    const { id } = await tus.open({ length: data.byteLength, metadata: { key: "tus/straddle.bin" } });
+    // A first PATCH of 1,000 bytes puts every later 64 KiB boundary off the 5 MiB part boundaries.
+    await tus.send(id, data.subarray(0, 1000));
+    await tus.send(id, data, { from: 1000, chunk: 64 * KiB });
+    expect(await tus.offset(id)).toBe(data.byteLength);
+    await tus.pipeline.settle();
+    const status = await tus.pipeline.status(id);
+    expect(status.state).toBe("completed");
+    expect(status.object?.size).toBe(data.byteLength);
+    expect(await tus.object("tus/straddle.bin")).toEqual(data);
+  });
+
+  it("completes exactly once when its part events arrive twice, late and in reverse", async () => {
+    const probe = probeBucket(env.BUCKET);
+    const pipeline = new Pipeline({ bucket: probe.bucket, producerVars: { TUS_PART_SIZE: String(5 * MiB) } });
+    const tus = new Tus(pipeline);
+    const data = bytes(11 * MiB + 3, 19);
+    const { id } = await tus.open({ length: data.byteLength, metadata: { key: "tus/dupes.bin" } });
+    await tus.send(id, data, { chunk: 4 * MiB });
+    const events = pipeline.queue.drainAll();
+    expect(events.filter((e) => e.type === "part.uploaded").length).toBeGreaterThanOrEqual(3);
+
+    await pipeline.deliver([...events].reverse());
+    await pipeline.deliver([...events, ...events]);
+    await pipeline.settle();
+    await pipeline.deliver(events);
+    await pipeline.settle();
+    expect((await pipeline.status(id)).state).toBe("completed");
+    expect(probe.completeCalls()).toBe(1);
+    expect(await tus.object("tus/dupes.bin")).toEqual(data);
+  });
+});
+
+describe("tus termination", () => {
+  it("answers DELETE with 204, then 410 to HEAD and PATCH, and leaves no staged bytes", async () => {
+    const { tus, id } = await fresh(12 * MiB, { TUS_PART_SIZE: String(5 * MiB) });
+    await tus.send(id, bytes(6 * MiB, 20));
+    expect(await multipartOpen(id)).toBe(true);
+    const deleted = await tus.delete(id);
+    expect(deleted.status).toBe(204);
+    expect(deleted.headers.get("tus-resumable")).toBe(TUS_VERSION);
+    expect((await tus.head(id)).status).toBe(410);
+    expect((await tus.patch(id, 6 * MiB, bytes(10, 21))).status).toBe(410);
+    await tus.pipeline.settle();
+    expect(await multipartOpen(id)).toBe(false);
+    expect(await stagedKeysOf(id)).toEqual([]);
+    expect((await tus.pipeline.status(id)).state).toBe("aborted");
+  });
+
+  it("answers 404 to HEAD, PATCH and DELETE of an upload that never existed", async () => {
+    const tus = new Tus(new Pipeline());
+    expect((await tus.head("no-such-upload")).status).toBe(404);
+    expect((await tus.patch("no-such-upload", 0, bytes(1, 22))).status).toBe(404);
+    expect((await tus.delete("no-such-upload")).status).toBe(404);
+  });
+});
+
+describe("tus metadata", () => {
+  it("echoes Upload-Metadata, names the object after filename under uploads/ and serves it as filetype", async () => {
+    const tus = new Tus(new Pipeline());
+    const fields = { filename: "holiday.jpg", filetype: "image/jpeg", camera: "7" };
+    const { id } = await tus.open({ length: 50, metadata: fields });
+    expect((await tus.head(id)).headers.get("upload-metadata")).toBe(encodeMetadata(fields));
+    const { key } = await tus.pipeline.status(id);
+    expect(key.startsWith("uploads/")).toBe(true);
+    expect(key).toContain(id);
+    expect(key.endsWith(".jpg")).toBe(true);
+
+    const data = bytes(50, 23);
+    await tus.send(id, data);
+    await tus.pipeline.settle();
+    const response = await tus.pipeline.fetch(`/objects/${key}`);
+    expect(response.headers.get("content-type")).toBe("image/jpeg");
+    expect(new Uint8Array(await response.arrayBuffer())).toEqual(data);
+    expect((await env.BUCKET.head(key))?.customMetadata).toMatchObject({ camera: "7", filename: "holiday.jpg" });
+  });
+
+  it("stores under the key metadata when given, and under uploads/{id} with neither key nor filename", async () => {
+    const tus = new Tus(new Pipeline());
+    const named = await tus.open({ length: 5, metadata: { key: "tus/named.bin" } });
+    expect((await tus.pipeline.status(named.id)).key).toBe("tus/named.bin");
+    const bare = await tus.open({ length: 5 });
+    expect((await tus.pipeline.status(bare.id)).key).toBe(`uploads/${bare.id}`);
+  });
+});
