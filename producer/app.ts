@@ -7,6 +7,7 @@ import { corsForConfiguredOrigins } from "./cors";
 import { mount } from "./http/route";
 import { compatApp } from "./routes/compat/app";
 import { nativeRoutes } from "./routes/index";
+import { tusProtocol } from "./routes/tus/common";
 
 /** Every error becomes the one JSON error body; anything unexpected is logged and answered 500. */
 function errorResponse(err: unknown, c: Context<AppEnv>): Response {
@@ -27,6 +28,8 @@ app.use("*", async (c, next) => {
   if (c.req.query("action") === undefined) return next();
   return compat.fetch(c.req.raw, c.env);
 });
+// tus: every request names the protocol version, every answer too.
+app.use("/files/*", tusProtocol);
 mount(app, nativeRoutes);
 app.notFound((c) => errorResponse(errors.routeNotFound(c.req.method, new URL(c.req.url).pathname), c));
 app.onError(errorResponse);

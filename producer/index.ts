@@ -1,6 +1,8 @@
 import { app } from "./app";
 import type { Env } from "./env";
 
+export { TusUpload } from "./tus/upload-object";
+
 export default {
   fetch: app.fetch,
 } satisfies ExportedHandler<Env>;

@@ -91,6 +91,9 @@ export const ProducerConfig = z.pipe(
     // Abuse limits: uploads (and streams) one API key may have open at once.
     MAX_OPEN_UPLOADS_PER_KEY: wholeNumber("MAX_OPEN_UPLOADS_PER_KEY", 1000, 1, 1_000_000),
     MAX_OPEN_STREAMS_PER_KEY: wholeNumber("MAX_OPEN_STREAMS_PER_KEY", 100, 1, 1_000_000),
+    // tus: the R2 part size its byte stream is cut into, and where keyless uploads land.
+    TUS_PART_SIZE: wholeNumber("TUS_PART_SIZE", 8 * MiB, 1, 5 * 1024 * MiB),
+    TUS_KEY_PREFIX: text("TUS_KEY_PREFIX", "uploads/"),
   }),
   z.transform(camelKeys),
 );

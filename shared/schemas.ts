@@ -68,7 +68,7 @@ export const MAX_METADATA_BYTES = 8192;
 const utf8Bytes = (text: string) => new TextEncoder().encode(text).byteLength;
 
 /** A media type as HTTP carries it: visible ASCII, spaces and tabs, with a "/"; never CR, LF or NUL. */
-const ContentType = z
+export const ContentType = z
   .string()
   .check(
     z.minLength(1, "contentType must not be empty"),
@@ -80,7 +80,7 @@ const ContentType = z
   );
 
 /** Custom metadata: header-safe keys, values without control characters, 8 KiB in all. */
-const Metadata = z
+export const Metadata = z
   .record(
     z
       .string()
@@ -125,7 +125,7 @@ export const ChunkSequence = decimalInRange(MAX_CHUNK_SEQUENCE, "chunk sequence"
 export const UploadState = z.enum(["open", "completing", "completed", "aborted", "failed"]);
 export type UploadState = z.infer<typeof UploadState>;
 export const UploadMode = z.enum(["parts", "stream"]);
-export const UploadApi = z.enum(["native", "compat"]);
+export const UploadApi = z.enum(["native", "compat", "tus"]);
 
 export const CreateUploadRequest = z
   .strictObject({

@@ -134,6 +134,58 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/files/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * tus: create an upload
+     * @description tus creation, creation-with-upload, creation-defer-length and concatenation. The upload id in `Location` is the one `GET /uploads/{uploadId}` knows. Metadata `key` names the object key (else `filename` under TUS_KEY_PREFIX with the upload id); `filetype` sets its Content-Type; other pairs become custom metadata.
+     */
+    post: operations["tusCreate"];
+    delete?: never;
+    /**
+     * tus: what the server supports
+     * @description Answers the tus version, extensions, checksum algorithms and maximum size, and `Upload-Part-Size`: the R2 part size the byte stream is cut into. Parallel (concatenated) uploads whose partials start on multiples of it go fastest. No credential needed.
+     */
+    options: operations["tusOptions"];
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/files/{uploadId}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * tus: terminate an upload
+     * @description Aborts the upload and deletes every byte it staged; later requests for it answer 410.
+     */
+    delete: operations["tusTerminate"];
+    options?: never;
+    /**
+     * tus: where to resume
+     * @description `Upload-Offset` is every byte the server holds durably: resume a PATCH there.
+     */
+    head: operations["tusHead"];
+    /**
+     * tus: append bytes
+     * @description Appends the body at `Upload-Offset`. Whole parts stream into R2 as they arrive; bytes short of a part are stored until the next request completes it. The request that reaches Upload-Length ends the upload: the consumer completes the object, with no further call.
+     */
+    patch: operations["tusPatch"];
+    trace?: never;
+  };
   "/openapi.json": {
     parameters: {
       query?: never;
@@ -242,7 +294,7 @@ export interface components {
       uploadId: string;
       key: string;
       /** @enum {string} */
-      api: "native" | "compat";
+      api: "native" | "compat" | "tus";
       /** @enum {string} */
       state: "open" | "completing" | "completed" | "aborted" | "failed";
       partSize: number | null;
@@ -283,7 +335,7 @@ export interface components {
       uploadId: string;
       key: string;
       /** @enum {string} */
-      api: "native" | "compat";
+      api: "native" | "compat" | "tus";
       /** @enum {string} */
       state: "open" | "completing" | "completed" | "aborted" | "failed";
       partSize: number | null;
@@ -760,6 +812,264 @@ export interface operations {
       403: components["responses"]["Error"];
       /** @description No such object */
       404: components["responses"]["Error"];
+    };
+  };
+  tusCreate: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The tus version: 1.0.0 */
+        "tus-resumable": "1.0.0";
+        /** @description The upload's size in bytes */
+        "upload-length"?: string;
+        /** @description `1`: the size is not known yet (sent later with Upload-Length) */
+        "upload-defer-length"?: string;
+        /** @description `key base64value` pairs: `key` (object key), `filename`, `filetype`, anything else */
+        "upload-metadata"?: string;
+        /** @description `partial`, or `final;<url> <url> ...` to concatenate partial uploads */
+        "upload-concat"?: string;
+        /** @description `<algorithm> <base64>` of this request's bytes (sha1, sha256, sha384, sha512, md5) */
+        "upload-checksum"?: string;
+        /** @description `application/offset+octet-stream` when the request carries bytes */
+        "content-type"?: string;
+        /** @description The bytes in this request */
+        "content-length"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    /** @description Optional: the upload's first bytes (creation-with-upload) */
+    requestBody: {
+      content: {
+        "application/octet-stream": string;
+      };
+    };
+    responses: {
+      /** @description Created */
+      201: {
+        headers: {
+          /** @description 1.0.0 */
+          "Tus-Resumable"?: string;
+          /** @description Bytes the server holds */
+          "Upload-Offset"?: string;
+          /** @description When the upload expires unless more bytes arrive (RFC 9110 date) */
+          "Upload-Expires"?: string;
+          /** @description The upload URL */
+          Location?: string;
+          /** @description The R2 part size, in bytes */
+          "Upload-Part-Size"?: string;
+          /** @description A credential for this upload only (when upload tokens are enabled) */
+          "Upload-Token"?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is malformed; `error.details` names each bad field */
+      400: components["responses"]["Error"];
+      /** @description No credential, or one that is unknown, forged or expired */
+      401: components["responses"]["Error"];
+      /** @description The credential may not do this */
+      403: components["responses"]["Error"];
+      /** @description A partial upload named in Upload-Concat went into another final upload */
+      409: components["responses"]["Error"];
+      /** @description Tus-Resumable is missing or not 1.0.0 */
+      412: components["responses"]["Error"];
+      /** @description Upload-Length is over Tus-Max-Size */
+      413: components["responses"]["Error"];
+      /** @description Too many open uploads for this API key */
+      429: components["responses"]["Error"];
+      /** @description Upload-Checksum does not match the request's bytes */
+      460: components["responses"]["Error"];
+    };
+  };
+  tusOptions: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The server's tus capabilities */
+      204: {
+        headers: {
+          /** @description 1.0.0 */
+          "Tus-Resumable"?: string;
+          /** @description 1.0.0 */
+          "Tus-Version"?: string;
+          /** @description creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,concatenation */
+          "Tus-Extension"?: string;
+          /** @description Largest upload, in bytes */
+          "Tus-Max-Size"?: string;
+          /** @description sha1,sha256,sha384,sha512,md5 */
+          "Tus-Checksum-Algorithm"?: string;
+          /** @description The R2 part size, in bytes */
+          "Upload-Part-Size"?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Unexpected server error */
+      500: components["responses"]["Error"];
+    };
+  };
+  tusTerminate: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The tus version: 1.0.0 */
+        "tus-resumable": "1.0.0";
+      };
+      path: {
+        uploadId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Terminated */
+      204: {
+        headers: {
+          /** @description 1.0.0 */
+          "Tus-Resumable"?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is malformed; `error.details` names each bad field */
+      400: components["responses"]["Error"];
+      /** @description No credential, or one that is unknown, forged or expired */
+      401: components["responses"]["Error"];
+      /** @description The credential may not do this */
+      403: components["responses"]["Error"];
+      /** @description No such upload */
+      404: components["responses"]["Error"];
+      /** @description The upload is complete (or being completed) and can no longer be terminated */
+      409: components["responses"]["Error"];
+      /** @description Already terminated, expired or aborted */
+      410: components["responses"]["Error"];
+      /** @description Tus-Resumable */
+      412: components["responses"]["Error"];
+    };
+  };
+  tusHead: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The tus version: 1.0.0 */
+        "tus-resumable": "1.0.0";
+      };
+      path: {
+        uploadId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The upload's offset and length */
+      200: {
+        headers: {
+          /** @description 1.0.0 */
+          "Tus-Resumable"?: string;
+          /** @description Bytes the server holds */
+          "Upload-Offset"?: string;
+          /** @description When the upload expires unless more bytes arrive (RFC 9110 date) */
+          "Upload-Expires"?: string;
+          /** @description The upload's size, once known */
+          "Upload-Length"?: string;
+          /** @description `1` while the size is not known */
+          "Upload-Defer-Length"?: string;
+          /** @description The metadata as sent */
+          "Upload-Metadata"?: string;
+          /** @description `partial`, or `final;<urls>` */
+          "Upload-Concat"?: string;
+          /** @description no-store */
+          "Cache-Control"?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is malformed; `error.details` names each bad field */
+      400: components["responses"]["Error"];
+      /** @description No credential, or one that is unknown, forged or expired */
+      401: components["responses"]["Error"];
+      /** @description The credential may not do this */
+      403: components["responses"]["Error"];
+      /** @description No such upload */
+      404: components["responses"]["Error"];
+      /** @description The upload was terminated, expired or aborted */
+      410: components["responses"]["Error"];
+      /** @description Tus-Resumable */
+      412: components["responses"]["Error"];
+    };
+  };
+  tusPatch: {
+    parameters: {
+      query?: never;
+      header: {
+        /** @description The tus version: 1.0.0 */
+        "tus-resumable": "1.0.0";
+        /** @description Where these bytes go: the upload's current offset */
+        "upload-offset": string;
+        /** @description The upload's size, once known, for a deferred upload */
+        "upload-length"?: string;
+        /** @description `<algorithm> <base64>` of this request's bytes (sha1, sha256, sha384, sha512, md5) */
+        "upload-checksum"?: string;
+        /** @description `application/offset+octet-stream` */
+        "content-type": string;
+        /** @description The bytes in this request */
+        "content-length"?: string;
+      };
+      path: {
+        uploadId: string;
+      };
+      cookie?: never;
+    };
+    /** @description The bytes to append */
+    requestBody: {
+      content: {
+        "application/octet-stream": string;
+      };
+    };
+    responses: {
+      /** @description Stored */
+      204: {
+        headers: {
+          /** @description 1.0.0 */
+          "Tus-Resumable"?: string;
+          /** @description Bytes the server holds */
+          "Upload-Offset"?: string;
+          /** @description When the upload expires unless more bytes arrive (RFC 9110 date) */
+          "Upload-Expires"?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is malformed; `error.details` names each bad field */
+      400: components["responses"]["Error"];
+      /** @description No credential, or one that is unknown, forged or expired */
+      401: components["responses"]["Error"];
+      /** @description A final upload takes no PATCH */
+      403: components["responses"]["Error"];
+      /** @description No such upload */
+      404: components["responses"]["Error"];
+      /** @description Upload-Offset is not the upload's offset */
+      409: components["responses"]["Error"];
+      /** @description The upload was terminated, expired or aborted */
+      410: components["responses"]["Error"];
+      /** @description Tus-Resumable is missing or not 1.0.0 */
+      412: components["responses"]["Error"];
+      /** @description The bytes go beyond Upload-Length */
+      413: components["responses"]["Error"];
+      /** @description Content-Type is not application/offset+octet-stream */
+      415: components["responses"]["Error"];
+      /** @description Another PATCH is writing to this upload */
+      423: components["responses"]["Error"];
+      /** @description Upload-Checksum does not match: none of the bytes were kept */
+      460: components["responses"]["Error"];
+      /** @description Storage, the database or the queue is unavailable: HEAD, then resume */
+      503: components["responses"]["Error"];
     };
   };
   getOpenApiDocument: {

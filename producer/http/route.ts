@@ -25,7 +25,7 @@ export type ResponseSpec = {
 };
 
 export type RouteSpec<P extends Fields, Q extends Fields, H extends Fields, B extends Schema | undefined> = {
-  method: "get" | "head" | "put" | "post" | "delete";
+  method: "get" | "head" | "put" | "post" | "delete" | "patch" | "options";
   /** The OpenAPI path, e.g. `/uploads/{uploadId}`; `{key+}` takes the rest of the path, slashes included. */
   path: string;
   operationId: string;
@@ -95,6 +95,16 @@ export function mount(app: Hono<AppEnv>, routes: Route[]): void {
       };
       return route.handler(c, input);
     };
+    if (spec.method === "head") {
+      // Hono routes HEAD requests as GET (and drops the body): a HEAD route sits on GET and
+      // refuses the real GETs that reach it (a GET route on the same path answers them first).
+      const headOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+        if (c.req.method !== "HEAD") throw errors.routeNotFound(c.req.method, new URL(c.req.url).pathname);
+        await next();
+      };
+      app.on("GET", path, headOnly, authenticate(spec.security), validate);
+      continue;
+    }
     app.on(spec.method.toUpperCase(), path, authenticate(spec.security), validate);
   }
 }

@@ -1,6 +1,11 @@
 import type { Route } from "../http/route";
 import { getObject, headObject } from "./objects/read";
 import { openApi } from "./openapi";
+import { tusCreate } from "./tus/create";
+import { tusHead } from "./tus/head";
+import { tusOptions } from "./tus/options";
+import { tusPatch } from "./tus/patch";
+import { tusTerminate } from "./tus/terminate";
 import { abort } from "./uploads/abort";
 import { complete } from "./uploads/complete";
 import { create } from "./uploads/create";
@@ -18,6 +23,11 @@ export const nativeRoutes: Route[] = [
   putChunk,
   headObject,
   getObject,
+  tusOptions,
+  tusCreate,
+  tusHead,
+  tusPatch,
+  tusTerminate,
   openApi,
 ];
 

@@ -1,6 +1,7 @@
 import { abortUpload as abortInD1AndR2 } from "../../shared/abort";
 import type { UploadRow } from "../../shared/db/uploads";
 import { errors } from "../../shared/errors";
+import { tusStub } from "../tus/stub";
 import type { Bindings } from "./bindings";
 
 /**
@@ -15,5 +16,7 @@ export async function abortUpload(env: Bindings, upload: UploadRow): Promise<Upl
   // It left `open` between our read and the abort: report what it became.
   if (ended === null || ended.state !== "aborted")
     throw errors.uploadNotOpen((ended ?? upload).state, "can no longer be aborted");
+  // A tus upload's object holds its tail: drop it with the upload.
+  if (upload.api === "tus") await tusStub(env, upload.upload_id).terminate();
   return ended;
 }

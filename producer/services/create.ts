@@ -1,4 +1,5 @@
 import type { ProducerConfig } from "../../shared/config";
+import type { NewTusUpload } from "../../shared/db/tus";
 import { countOpenUploads, getUpload, insertUpload, type UploadRow } from "../../shared/db/uploads";
 import { ApiError, errors } from "../../shared/errors";
 import { newUploadId } from "../../shared/ids";
@@ -12,6 +13,10 @@ export type NewUploadRequest = CreateUploadRequest & {
   api: UploadRow["api"];
   /** Whose limit the upload counts against: an API key's id, or "anonymous". */
   owner: string;
+  /** The id to register it under, when the caller needed it before (tus derives keys from it). */
+  uploadId?: string;
+  /** What a tus upload adds, written in the same transaction. */
+  tus?: NewTusUpload;
 };
 
 const RETRY_LIMITED_SECONDS = 60;
@@ -68,7 +73,7 @@ export async function createUpload(
     httpMetadata: request.contentType === undefined ? undefined : { contentType: request.contentType },
     customMetadata: request.metadata,
   });
-  const uploadId = newUploadId();
+  const uploadId = request.uploadId ?? newUploadId();
   let inserted: boolean;
   try {
     inserted = await insertUpload(env.DB, {
@@ -86,6 +91,7 @@ export async function createUpload(
       now: Date.now(),
       owner: request.owner,
       openLimit,
+      tus: request.tus,
     });
   } catch (error) {
     // Without its D1 row nothing could ever complete or sweep the R2 upload: drop it now.

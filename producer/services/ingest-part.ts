@@ -19,12 +19,32 @@ export type PartBody = {
 
 export type IngestedPart = { partNumber: number; etag: string; size: number; sha256: string | null };
 
+/** A part R2 holds under its spare part number, verified but not yet recorded. */
+export type WrittenPart = {
+  upload: UploadRow;
+  partNumber: number;
+  r2Part: number;
+  etag: string;
+  size: number;
+  uploadedAt: number;
+  sha256: string | null;
+};
+
 /**
  * Ingests one part, whichever API it came through: the upload's rules first (state, mode, part
  * count and sizes, the final marker), then the bytes into R2, then D1 records the part, then the
  * event goes on the queue. A 2xx therefore means R2 has the part and D1 knows it.
  */
 export async function ingestPart(env: Bindings, upload: UploadRow, part: PartBody): Promise<IngestedPart> {
+  return recordPart(env, await writePart(env, upload, part));
+}
+
+/**
+ * The first half of ingesting a part: checks it and writes its bytes to the part number its
+ * accepted copy (if any) is not in. Until `recordPart`, nothing counts it: tus holds parts here
+ * while it verifies the checksum of the whole request they came in.
+ */
+export async function writePart(env: Bindings, upload: UploadRow, part: PartBody): Promise<WrittenPart> {
   if (upload.state !== "open") throw errors.uploadNotOpen(upload.state, "takes no more parts");
   if (upload.mode === "stream") throw errors.notParts();
   const row = await applyFinalMarker(env.DB, upload, part);
@@ -49,15 +69,21 @@ export async function ingestPart(env: Bindings, upload: UploadRow, part: PartBod
     if (row.part_slots < 2) await nextPartSequence(env.DB, row.upload_id, uploadedAt);
     throw digestMismatch("part");
   }
+  return { upload: row, partNumber: part.partNumber, r2Part, etag, size: part.size, uploadedAt, sha256 };
+}
+
+/** The second half: D1 records the written part, then its event goes on the queue. */
+export async function recordPart(env: Bindings, written: WrittenPart): Promise<IngestedPart> {
+  const row = written.upload;
   const recorded = {
     uploadId: row.upload_id,
     key: row.object_key,
-    partNumber: part.partNumber,
-    r2Part,
-    etag,
-    size: part.size,
-    uploadedAt,
-    sha256,
+    partNumber: written.partNumber,
+    r2Part: written.r2Part,
+    etag: written.etag,
+    size: written.size,
+    uploadedAt: written.uploadedAt,
+    sha256: written.sha256,
   };
   const sequence = await recordIngestedPart(env.DB, recorded);
   if (sequence === null) throw errors.endedInFlight();
@@ -71,13 +97,13 @@ export async function ingestPart(env: Bindings, upload: UploadRow, part: PartBod
         event: "enqueue_failed",
         uploadId: row.upload_id,
         key: row.object_key,
-        partNumber: part.partNumber,
+        partNumber: written.partNumber,
         error: errorMessage(error),
       }),
     );
     throw errors.enqueueFailed("part");
   }
-  return { partNumber: part.partNumber, etag, size: part.size, sha256 };
+  return { partNumber: written.partNumber, etag: written.etag, size: written.size, sha256: written.sha256 };
 }
 
 /**

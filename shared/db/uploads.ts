@@ -1,5 +1,6 @@
 import type { UploadState } from "../schemas";
 import { acceptsParts, activityClock, claimable, readyToComplete } from "./fragments";
+import { insertTusStatement, type NewTusUpload } from "./tus";
 
 export type UploadRow = {
   /** Our own id (22 characters): every route, event, token and the CLI use it. */
@@ -7,7 +8,8 @@ export type UploadRow = {
   /** R2's multipart upload id: only ever passed to `resumeMultipartUpload`. */
   r2_upload_id: string;
   object_key: string;
-  api: "native" | "compat";
+  /** How it was opened; "tus" is read from tus_uploads (the column itself holds "native"). */
+  api: "native" | "compat" | "tus";
   state: UploadState;
   part_size: number | null;
   expected_parts: number | null;
@@ -59,6 +61,8 @@ export type NewUpload = {
   owner?: string | null;
   /** Insert only while the owner has fewer open uploads of this mode than this. */
   openLimit?: number | null;
+  /** A tus upload: its row in tus_uploads is written in the same transaction. */
+  tus?: NewTusUpload;
 };
 
 /** What counts against a key's limit: its uploads that are open or being completed, of one mode. */
@@ -70,7 +74,7 @@ const openByOwner = (owner: string, mode: string) => `SELECT count(*) FROM uploa
  * so concurrent creates cannot overshoot the limit; false when the limit refused it.
  */
 export async function insertUpload(db: D1Database, upload: NewUpload): Promise<boolean> {
-  const result = await db
+  const insert = db
     .prepare(
       `INSERT INTO uploads (upload_id, object_key, api, state, part_size, expected_parts, content_type,
          custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at, mode, sha256,
@@ -82,7 +86,8 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<b
     .bind(
       upload.uploadId,
       upload.key,
-      upload.api,
+      // The column's CHECK predates tus; a tus upload is told apart by its tus_uploads row.
+      upload.api === "tus" ? "native" : upload.api,
       upload.partSize,
       upload.expectedParts,
       upload.contentType,
@@ -94,9 +99,11 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<b
       upload.r2UploadId,
       upload.owner ?? null,
       upload.openLimit ?? null,
-    )
-    .run();
-  return result.meta.changes > 0;
+    );
+  if (upload.tus === undefined) return (await insert.run()).meta.changes > 0;
+  // One transaction: the tus row is written only where the upload row was.
+  const [inserted] = await db.batch([insert, insertTusStatement(db, upload.uploadId, upload.tus)]);
+  return (inserted?.meta.changes ?? 0) > 0;
 }
 
 /** How many uploads of this mode the owner has open or being completed. */
@@ -109,7 +116,14 @@ export async function countOpenUploads(db: D1Database, owner: string, mode: Uplo
 }
 
 export async function getUpload(db: D1Database, uploadId: string): Promise<UploadRow | null> {
-  return db.prepare("SELECT * FROM uploads WHERE upload_id = ?1").bind(uploadId).first<UploadRow>();
+  // A tus upload reports "tus" as its API: uploads.api predates tus and its CHECK cannot change.
+  return db
+    .prepare(
+      `SELECT u.*, CASE WHEN t.upload_id IS NULL THEN u.api ELSE 'tus' END AS api
+       FROM uploads u LEFT JOIN tus_uploads t ON t.upload_id = u.upload_id WHERE u.upload_id = ?1`,
+    )
+    .bind(uploadId)
+    .first<UploadRow>();
 }
 
 /**
@@ -216,4 +230,15 @@ export async function listStalledCompletions(db: D1Database, leaseCutoff: number
     .bind(leaseCutoff, limit)
     .all<{ upload_id: string }>();
   return results.map((row) => row.upload_id);
+}
+
+/**
+ * Counts `now` as activity on an open upload: for bytes that reached the upload without
+ * becoming a part yet (a tus tail), so the sweep does not take an upload that is being written.
+ */
+export async function touchUpload(db: D1Database, uploadId: string, now: number): Promise<void> {
+  await db
+    .prepare(`UPDATE uploads SET ${activityClock("?2")} WHERE upload_id = ?1 AND state = 'open'`)
+    .bind(uploadId, now)
+    .run();
 }
