@@ -79,7 +79,12 @@ const MAX_JSON_BYTES = 64 * 1024;
 
 /** Mounts routes on an app: authentication first, then validation, then the handler. */
 export function mount(app: Hono<AppEnv>, routes: Route[]): void {
-  for (const route of routes) {
+  // HEAD routes last: they sit on GET (see below), behind any GET route of the same path.
+  const ordered = [
+    ...routes.filter((r) => r.spec.method !== "head"),
+    ...routes.filter((r) => r.spec.method === "head"),
+  ];
+  for (const route of ordered) {
     const { spec } = route;
     const path = spec.path.replace(/\{(\w+)\+\}/g, ":$1{.+}").replace(/\{(\w+)\}/g, ":$1");
     const validate: MiddlewareHandler<AppEnv> = async (c) => {

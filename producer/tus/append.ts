@@ -11,6 +11,7 @@ import { ByteReader, chunksStream, partStream } from "./bytes";
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, maxUploadSize } from "./protocol";
 import { refusalError, type TusStub, uploadGone } from "./stub";
 import type { TusSnapshot } from "./types";
+import { LEASE_LOST } from "./upload-object";
 
 export type AppendRequest = {
   caller: Caller;
@@ -141,6 +142,10 @@ export async function appendBytes(
     // asked for a checksum (then none of its bytes may stay).
     if (request.checksum === null && pendingBytes > 0 && pending.length > 0) {
       await stub.appendTail(lease, pending, Date.now()).catch(() => undefined);
+    }
+    // A PATCH that outlived its lease lost the upload to a newer one: HEAD tells where it is.
+    if (error instanceof Error && error.message.includes(LEASE_LOST)) {
+      throw new ApiError(409, "upload_locked", "another PATCH took over this upload: HEAD for the offset, then resume");
     }
     throw error;
   } finally {

@@ -6,14 +6,20 @@ import type { Env } from "../env";
 import { assembleFinal } from "./assemble";
 import type { BeginResult, Refusal, TusMeta, TusSnapshot } from "./types";
 
-/** A PATCH holds the upload for this long after its last call; a dead invocation frees it then. */
-const LEASE_MS = 60_000;
+/**
+ * A PATCH holds the upload for this long after its last call. Every PATCH frees it when it ends,
+ * even when its client went away; only an invocation that dies outright leaves it held until then.
+ */
+const LEASE_MS = 120_000;
 /** Tail rows are at most this big (a Durable Object's SQLite value is at most 2 MB). */
 const ROW_BYTES = 1024 * 1024;
 /** How often a final upload looks again whether its partials are completed. */
 const ASSEMBLY_POLL_MS = 250;
 
 type Lease = { id: string; until: number };
+
+/** The message of the error a call with a lapsed lease fails with (errors cross RPC as messages). */
+export const LEASE_LOST = "tus lease lost: another PATCH took the upload";
 
 /**
  * One per tus upload. It serialises the upload's PATCH requests (one lease at a time: a second
@@ -29,9 +35,21 @@ export class TusUpload extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.createTables();
+  }
+
+  private createTables(): void {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL,
       parts INTEGER NOT NULL, tail_bytes INTEGER NOT NULL)`);
     this.sql.exec("CREATE TABLE IF NOT EXISTS tail (seq INTEGER PRIMARY KEY, bytes BLOB NOT NULL)");
+  }
+
+  /** Drops everything the upload stored; the empty tables stay, so later calls find no upload. */
+  private async forget(): Promise<void> {
+    this.lease = null;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.createTables();
   }
 
   /** Registers the upload (idempotent: a second call changes nothing). */
@@ -138,9 +156,7 @@ export class TusUpload extends DurableObject<Env> {
 
   /** Termination: forget everything, staged bytes included. */
   async terminate(): Promise<void> {
-    this.lease = null;
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
+    await this.forget();
   }
 
   /** Expiry (and, for a final upload, its assembly). */
@@ -158,7 +174,9 @@ export class TusUpload extends DurableObject<Env> {
       this.sql.exec("UPDATE meta SET json = ? WHERE id = 1", JSON.stringify(snapshot.meta));
     }
     if (now >= snapshot.meta.expiresAt) {
-      await this.ctx.storage.deleteAll();
+      // A partial's staged object outlives it only while a final upload may still take it.
+      if (snapshot.meta.concat === "partial") await this.env.BUCKET.delete(snapshot.meta.key);
+      await this.forget();
       return;
     }
     await this.ctx.storage.setAlarm(snapshot.meta.expiresAt);
@@ -197,7 +215,7 @@ export class TusUpload extends DurableObject<Env> {
 
   /** Checks the lease is still this PATCH's, and extends it. */
   private hold(lease: string): void {
-    if (this.lease === null || this.lease.id !== lease) throw new Error("tus lease lost");
+    if (this.lease === null || this.lease.id !== lease) throw new Error(LEASE_LOST);
     this.lease.until = Date.now() + LEASE_MS;
   }
 
