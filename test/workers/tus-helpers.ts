@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { toBase64 } from "../../shared/encoding";
-import type { Pipeline } from "./helpers";
+import { type Pipeline, sha256 } from "./helpers";
 
 export const TUS_VERSION = "1.0.0";
 export const OCTET_STREAM = "application/offset+octet-stream";
@@ -143,12 +143,20 @@ export class Tus {
     };
   }
 
-  /** The object as GET /objects/{key} serves it, or the status code when it does not. */
-  async object(key: string): Promise<Uint8Array | number> {
+  /**
+   * The object as GET /objects/{key} serves it: its size and SHA-256, or the status when it is
+   * not served. Compared with `served(data)`, so a mismatch reads as two digests, not two dumps.
+   */
+  async object(key: string): Promise<{ size: number; sha256: string } | string> {
     const response = await this.pipeline.fetch(`/objects/${key}`);
-    if (response.status !== 200) return response.status;
-    return new Uint8Array(await response.arrayBuffer());
+    if (response.status !== 200) return `${response.status} ${await bodyText(response)}`;
+    return served(new Uint8Array(await response.arrayBuffer()));
   }
+}
+
+/** What `Tus.object` answers for an object holding exactly `data`. */
+export async function served(data: Uint8Array): Promise<{ size: number; sha256: string }> {
+  return { size: data.byteLength, sha256: await sha256(data) };
 }
 
 export async function bodyText(response: Response): Promise<string> {

@@ -6,6 +6,7 @@ import {
   encodeMetadata,
   errorCode,
   multipartOpen,
+  served,
   stagedKeysOf,
   TUS_VERSION,
   Tus,
@@ -41,7 +42,7 @@ describe("tus discovery", () => {
     pipeline.credential = null;
     for (const path of ["/files/", "/files/some-id"]) {
       const response = await pipeline.fetch(path, { method: "OPTIONS" });
-      expect(response.status).toBe(204);
+      expect(response.status, path).toBe(204);
       expect(response.headers.get("tus-resumable")).toBe(TUS_VERSION);
       expect(list(response.headers.get("tus-version"))).toContain(TUS_VERSION);
       expect(list(response.headers.get("tus-extension")).sort()).toEqual([...EXTENSIONS].sort());
@@ -164,7 +165,7 @@ describe("tus creation", () => {
     expect(await tus.offset(id)).toBe(1000);
     await tus.send(id, data, { from: 1000 });
     await tus.pipeline.settle();
-    expect(await tus.object("tus/cwu.bin")).toEqual(data);
+    expect(await tus.object("tus/cwu.bin")).toEqual(await served(data));
   });
 });
 
@@ -260,7 +261,7 @@ describe("tus uploads end at Upload-Length", () => {
     await tus.send(id, data, { from: 200 });
     await tus.pipeline.settle();
     expect((await tus.pipeline.status(id)).state).toBe("completed");
-    expect(await tus.object("tus/deferred.bin")).toEqual(data);
+    expect(await tus.object("tus/deferred.bin")).toEqual(await served(data));
   });
 
   it("lets exactly one of two racing PATCHes at the same offset in", async () => {
@@ -278,7 +279,7 @@ describe("tus uploads end at Upload-Length", () => {
     const data = concat(winner, bytes(1000 - winner.byteLength, 17));
     await tus.send(id, data, { from: winner.byteLength });
     await tus.pipeline.settle();
-    expect(await tus.object("tus/race.bin")).toEqual(data);
+    expect(await tus.object("tus/race.bin")).toEqual(await served(data));
   });
 
   it("completes when a PATCH reaches Upload-Length, with no complete call, from PATCHes that straddle parts", async () => {
@@ -293,7 +294,7 @@ describe("tus uploads end at Upload-Length", () => {
     const status = await tus.pipeline.status(id);
     expect(status.state).toBe("completed");
     expect(status.object?.size).toBe(data.byteLength);
-    expect(await tus.object("tus/straddle.bin")).toEqual(data);
+    expect(await tus.object("tus/straddle.bin")).toEqual(await served(data));
   });
 
   it("completes exactly once when its part events arrive twice, late and in reverse", async () => {
@@ -313,7 +314,7 @@ describe("tus uploads end at Upload-Length", () => {
     await pipeline.settle();
     expect((await pipeline.status(id)).state).toBe("completed");
     expect(probe.completeCalls()).toBe(1);
-    expect(await tus.object("tus/dupes.bin")).toEqual(data);
+    expect(await tus.object("tus/dupes.bin")).toEqual(await served(data));
   });
 });
 
@@ -357,7 +358,7 @@ describe("tus metadata", () => {
     await tus.pipeline.settle();
     const response = await tus.pipeline.fetch(`/objects/${key}`);
     expect(response.headers.get("content-type")).toBe("image/jpeg");
-    expect(new Uint8Array(await response.arrayBuffer())).toEqual(data);
+    expect(await served(new Uint8Array(await response.arrayBuffer()))).toEqual(await served(data));
     expect((await env.BUCKET.head(key))?.customMetadata).toMatchObject({ camera: "7", filename: "holiday.jpg" });
   });
 
