@@ -73,10 +73,15 @@ const numberOrNull = (value: string | undefined) => (value === undefined ? null 
 const bodySize = (body: unknown) =>
   body == null ? 0 : body instanceof Uint8Array ? body.byteLength : Number((body as { size?: number }).size ?? 0);
 
-/** The Node HTTP stack, recording each exchange: the tests assert what went over the wire. */
-export function recordingStack() {
+/**
+ * The Node HTTP stack, recording each exchange: the tests assert what went over the wire. With
+ * `cut`, the `patch`-th PATCH announces its whole chunk but sends only `after` bytes, then the
+ * connection drops: what a client sees when its network goes away in the middle of a body.
+ */
+export function recordingStack(cut?: { patch: number; after: number }) {
   const base = new tus.DefaultHttpStack({});
   const exchanges: Exchange[] = [];
+  let patchCount = 0;
   const stack: tus.HttpStack = {
     getName: () => "recording",
     createRequest(method, url) {
@@ -92,6 +97,10 @@ export function recordingStack() {
           bytes: bodySize(body),
         };
         exchanges.push(exchange);
+        if (method === "PATCH" && ++patchCount === cut?.patch && body instanceof Uint8Array) {
+          exchange.bytes = cut.after;
+          body = cutOff(body, cut.after, () => void request.abort());
+        }
         const response = await send(body);
         exchange.status = response.getStatus();
         exchange.answeredOffset = numberOrNull(response.getHeader("Upload-Offset"));
@@ -102,6 +111,21 @@ export function recordingStack() {
   };
   const patches = () => exchanges.filter((exchange) => exchange.method === "PATCH");
   return { stack, exchanges, patches };
+}
+
+/** A body that claims `bytes`' length (the stack sends `size` as Content-Length), stalls after `after` bytes, then drops. */
+function cutOff(bytes: Uint8Array, after: number, drop: () => void) {
+  let sent = false;
+  const stream = new Readable({
+    read() {
+      if (sent) return;
+      sent = true;
+      this.push(bytes.subarray(0, after));
+      // Long enough for the server to have taken in what was sent.
+      setTimeout(drop, 300);
+    },
+  });
+  return Object.assign(stream, { size: bytes.byteLength });
 }
 
 /** Options every upload shares. No retries by default: a retry would hide a refused request. */
