@@ -151,7 +151,7 @@ export interface paths {
     delete?: never;
     /**
      * tus: what the server supports
-     * @description Answers the tus version, extensions, checksum algorithms and maximum size, and `Upload-Part-Size`: the R2 part size the byte stream is cut into. Parallel (concatenated) uploads whose partials start on multiples of it go fastest. No credential needed.
+     * @description Answers the tus version, extensions, checksum algorithms and maximum size, and `Upload-Part-Size`: the R2 part size the byte stream is cut into. Parallel (concatenated) uploads whose partials start on multiples of it need the fewest reads to assemble. No credential needed.
      */
     options: operations["tusOptions"];
     head?: never;
@@ -173,7 +173,8 @@ export interface paths {
      * @description Aborts the upload and deletes every byte it staged; later requests for it answer 410.
      */
     delete: operations["tusTerminate"];
-    options?: never;
+    /** tus: what the server supports (on an upload URL) */
+    options: operations["tusUploadOptions"];
     /**
      * tus: where to resume
      * @description `Upload-Offset` is every byte the server holds durably: resume a PATCH there.
@@ -951,6 +952,40 @@ export interface operations {
       410: components["responses"]["Error"];
       /** @description Tus-Resumable */
       412: components["responses"]["Error"];
+    };
+  };
+  tusUploadOptions: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        uploadId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The server's tus capabilities */
+      204: {
+        headers: {
+          /** @description 1.0.0 */
+          "Tus-Resumable"?: string;
+          /** @description 1.0.0 */
+          "Tus-Version"?: string;
+          /** @description creation,creation-with-upload,creation-defer-length,termination,expiration,checksum,concatenation */
+          "Tus-Extension"?: string;
+          /** @description Largest upload, in bytes */
+          "Tus-Max-Size"?: string;
+          /** @description sha1,sha256,sha384,sha512,md5 */
+          "Tus-Checksum-Algorithm"?: string;
+          /** @description The R2 part size, in bytes */
+          "Upload-Part-Size"?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description The request is malformed; `error.details` names each bad field */
+      400: components["responses"]["Error"];
     };
   };
   tusHead: {

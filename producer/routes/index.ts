@@ -3,7 +3,7 @@ import { getObject, headObject } from "./objects/read";
 import { openApi } from "./openapi";
 import { tusCreate } from "./tus/create";
 import { tusHead } from "./tus/head";
-import { tusOptions } from "./tus/options";
+import { tusOptions, tusUploadOptions } from "./tus/options";
 import { tusPatch } from "./tus/patch";
 import { tusTerminate } from "./tus/terminate";
 import { abort } from "./uploads/abort";
@@ -28,6 +28,7 @@ export const nativeRoutes: Route[] = [
   tusHead,
   tusPatch,
   tusTerminate,
+  tusUploadOptions,
   openApi,
 ];
 

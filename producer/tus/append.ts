@@ -10,8 +10,7 @@ import { recordPart, type WrittenPart, writePart } from "../services/ingest-part
 import { ByteReader, chunksStream, partStream } from "./bytes";
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, maxUploadSize } from "./protocol";
 import { refusalError, type TusStub, uploadGone } from "./stub";
-import type { TusSnapshot } from "./types";
-import { LEASE_LOST } from "./upload-object";
+import { LEASE_LOST, type TusSnapshot } from "./types";
 
 export type AppendRequest = {
   caller: Caller;
@@ -39,14 +38,17 @@ export async function appendBytes(
   stub: TusStub,
   request: AppendRequest,
 ): Promise<TusSnapshot> {
-  const begun = await stub.begin({
-    caller: request.caller,
-    offset: request.offset,
-    length: request.length,
-    now: Date.now(),
-  });
+  // D1 is read alongside: an upload that ended elsewhere (swept, aborted) takes no more bytes.
+  const [begun, stored] = await Promise.all([
+    stub.begin({ caller: request.caller, offset: request.offset, length: request.length, now: Date.now() }),
+    getUpload(env.DB, request.uploadId),
+  ]);
   if (begun === null) throw await uploadGone(env.DB, request.uploadId);
   if ("refused" in begun) throw refusalError(begun);
+  if (stored === null || stored.state === "aborted" || stored.state === "failed") {
+    await stub.terminate();
+    throw await uploadGone(env.DB, request.uploadId);
+  }
   const { lease, snapshot } = begun;
   const { meta } = snapshot;
   const size = meta.partSize;
@@ -59,7 +61,7 @@ export async function appendBytes(
   let pendingBytes = 0;
   let parts = snapshot.parts;
   let tailBytes = snapshot.tailBytes;
-  let row: UploadRow | null = null;
+  let row: UploadRow | null = stored;
   let wroteFinal = false;
 
   const loadRow = async () => {

@@ -40,3 +40,6 @@ export type Refusal = { refused: true; status: ContentfulStatusCode; code: strin
 
 /** null: the object has no such upload (never had, or its storage is gone). */
 export type BeginResult = { lease: string; snapshot: TusSnapshot } | Refusal | null;
+
+/** The message of the error a call with a lapsed lease fails with (errors cross RPC as messages). */
+export const LEASE_LOST = "tus lease lost: another PATCH took the upload";

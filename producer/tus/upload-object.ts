@@ -4,7 +4,7 @@ import { authorizeUpload, authorizeUploadId } from "../auth/authorize";
 import { type Caller, ownerOf } from "../auth/middleware";
 import type { Env } from "../env";
 import { assembleFinal } from "./assemble";
-import type { BeginResult, Refusal, TusMeta, TusSnapshot } from "./types";
+import { type BeginResult, LEASE_LOST, type Refusal, type TusMeta, type TusSnapshot } from "./types";
 
 /**
  * A PATCH holds the upload for this long after its last call. Every PATCH frees it when it ends,
@@ -17,9 +17,6 @@ const ROW_BYTES = 1024 * 1024;
 const ASSEMBLY_POLL_MS = 250;
 
 type Lease = { id: string; until: number };
-
-/** The message of the error a call with a lapsed lease fails with (errors cross RPC as messages). */
-export const LEASE_LOST = "tus lease lost: another PATCH took the upload";
 
 /**
  * One per tus upload. It serialises the upload's PATCH requests (one lease at a time: a second

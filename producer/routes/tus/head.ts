@@ -33,8 +33,14 @@ export const tusHead = defineRoute(
   },
   async (c, { params, caller }) => {
     c.header("Cache-Control", "no-store");
-    const snapshot = await tusStub(c.env, params.uploadId).describe(caller);
+    const stub = tusStub(c.env, params.uploadId);
+    const [snapshot, row] = await Promise.all([stub.describe(caller), getUpload(c.env.DB, params.uploadId)]);
     if (snapshot !== null && "refused" in snapshot) throw refusalError(snapshot);
+    if (snapshot !== null && (row === null || row.state === "aborted" || row.state === "failed")) {
+      // It ended elsewhere (swept, aborted through the native API): drop what the object held.
+      await stub.terminate();
+      throw await uploadGone(c.env.DB, params.uploadId);
+    }
     if (snapshot !== null) {
       const { meta } = snapshot;
       progressHeaders(c, snapshot);
@@ -49,10 +55,7 @@ export const tusHead = defineRoute(
       return c.body(null, 200);
     }
     // The object's storage is gone after expiry: a completed upload still answers from D1.
-    const [row, tus] = await Promise.all([
-      getUpload(c.env.DB, params.uploadId),
-      getTusUpload(c.env.DB, params.uploadId),
-    ]);
+    const tus = await getTusUpload(c.env.DB, params.uploadId);
     if (row === null || tus === null || row.state !== "completed") throw await uploadGone(c.env.DB, params.uploadId);
     authorizeUpload(caller, row);
     const length = String(row.object_size ?? tus.upload_length ?? 0);
