@@ -194,6 +194,13 @@ describe("tus-js-client uploads through /files/", () => {
     const sent = [...first.patches(), ...second.patches()].reduce((sum, patch) => sum + patch.bytes, 0);
     expect(sent).toBeLessThanOrEqual(bytes.length + chunkSize);
     await expectCompletedObject(uploadIdOf(url), key, bytes);
+
+    // Once completed, the same file "resumes" to success at once: HEAD says every byte is in.
+    const third = recordingStack();
+    expect(await resumeFromStorage(bytes, { ...options, httpStack: third.stack })).toBe(url);
+    expect(third.exchanges).toEqual([
+      expect.objectContaining({ method: "HEAD", status: 200, answeredOffset: bytes.length }),
+    ]);
   });
 
   it("resumes after the connection dropped in the middle of a PATCH, from the offset the server kept", async () => {
@@ -227,6 +234,33 @@ describe("tus-js-client uploads through /files/", () => {
       if (exchange.status === 200 || exchange.status === 204) offset = exchange.answeredOffset ?? offset;
     }
     expect(offset).toBe(bytes.length);
+    await expectCompletedObject(uploadIdOf(url), key, bytes);
+  });
+
+  it("finishes an upload created elsewhere with nothing but its URL and Upload-Token", async () => {
+    const bytes = randomFile(5 * MiB + 77);
+    const key = uniqueKey("handed-off.bin");
+    // The creating side (an app's backend, say) holds the API key...
+    const created = await tusFetch(tusEndpoint(), {
+      method: "POST",
+      headers: { "Upload-Length": String(bytes.length), "Upload-Metadata": `key ${btoa(key)}` },
+    });
+    expect(created.status).toBe(201);
+    const url = new URL(created.headers.get("Location") ?? "", tusEndpoint()).href;
+    const uploadToken = created.headers.get("Upload-Token");
+    expect(uploadToken).toBeTruthy();
+
+    // ...the uploading side gets only the URL and the token: tus-js-client resumes it at offset 0.
+    const wire = recordingStack();
+    await runUpload(bytes, {
+      uploadUrl: url,
+      headers: { Authorization: `Bearer ${uploadToken}` },
+      chunkSize: 2 * MiB,
+      retryDelays: null,
+      httpStack: wire.stack,
+    });
+    expect(wire.exchanges.map((exchange) => exchange.method)).toEqual(["HEAD", "PATCH", "PATCH", "PATCH"]);
+    expectContiguous(wire.patches(), 0, bytes.length);
     await expectCompletedObject(uploadIdOf(url), key, bytes);
   });
 
