@@ -1,8 +1,9 @@
+import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { flakyDb, probeBucket, r2Error } from "./faults";
 import { bytes, captureLogs, MiB, Pipeline } from "./helpers";
-import { cutOff, multipartOpen, served, stagedKeysOf, Tus } from "./tus-helpers";
+import { bodyText, cutOff, multipartOpen, served, stagedKeysOf, Tus, tailBytesHeld } from "./tus-helpers";
 
 const PART_SIZE = 5 * MiB;
 const TUS_VARS = { TUS_PART_SIZE: String(PART_SIZE) };
@@ -23,7 +24,10 @@ async function failThenResume(tus: Tus, key: string, setFault: (on: boolean) => 
   setFault(true);
   const failed = await tus.patch(id, start, data.subarray(start, start + 4 * MiB));
   setFault(false);
-  expect(failed.status).toBeGreaterThanOrEqual(500);
+  // TUS.md: 503 "storage, the database or the queue is unavailable: HEAD, then resume".
+  const body = await bodyText(failed);
+  expect(failed.status, body).toBeGreaterThanOrEqual(500);
+  expect.soft(failed.status, body).toBe(503);
   expect(failed.headers.get("tus-resumable")).toBe("1.0.0");
 
   const resumeAt = await tus.offset(id);
@@ -57,10 +61,13 @@ describe("a tus PATCH that fails part-way can be resumed from HEAD's offset", ()
   it("answers 5xx when D1 fails to record a part, and a resume completes byte-exact", async () => {
     captureLogs(LOGGED);
     let failing = false;
-    const tus = new Tus(new Pipeline({ db: flakyDb(env.DB, () => failing), producerVars: TUS_VARS }));
+    let injected = 0;
+    const db = flakyDb(env.DB, () => failing && ++injected > 0);
+    const tus = new Tus(new Pipeline({ db, producerVars: TUS_VARS }));
     await failThenResume(tus, "tus-faults/d1.bin", (on) => {
       failing = on;
     });
+    expect(injected).toBeGreaterThan(0);
   });
 
   it("answers 5xx when the part event cannot be queued, and a resume completes byte-exact", async () => {
@@ -115,15 +122,33 @@ describe("an abandoned tus upload", () => {
     await tus.send(id, bytes(PART_SIZE + 1234, 41));
     await tus.pipeline.settle();
     expect(await multipartOpen(id)).toBe(true);
+    expect(await tailBytesHeld(id)).toBe(1234);
 
     await tus.pipeline.cron(Date.now() + 30 * DAY);
     await tus.pipeline.settle();
 
     expect((await tus.pipeline.status(id)).state).toBe("aborted");
-    const head = await tus.head(id);
-    expect(head.status).toBe(410);
-    expect((await tus.patch(id, PART_SIZE + 1234, bytes(10, 42))).status).toBe(410);
     expect(await multipartOpen(id)).toBe(false);
     expect(await stagedKeysOf(id)).toEqual([]);
+    expect.soft((await tus.head(id)).status, "HEAD after the sweep").toBe(410);
+    expect.soft((await tus.patch(id, PART_SIZE + 1234, bytes(10, 42))).status, "PATCH after the sweep").toBe(410);
+    expect.soft(await tailBytesHeld(id), "tail bytes the Durable Object still holds").toBe(0);
+  });
+});
+
+describe("a restarted Durable Object", () => {
+  it("keeps the offset and the held-back tail, and the upload completes byte-exact", async () => {
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    const data = bytes(PART_SIZE + 3 * MiB + 77, 51);
+    const key = "tus-faults/evicted.bin";
+    const { id } = await tus.open({ length: data.byteLength, metadata: { key } });
+    await tus.send(id, data.subarray(0, PART_SIZE + MiB));
+    await evictDurableObject(env.TUS_UPLOADS.getByName(id));
+
+    expect(await tus.offset(id)).toBe(PART_SIZE + MiB);
+    expect(await tailBytesHeld(id)).toBe(MiB);
+    await tus.send(id, data, { from: PART_SIZE + MiB });
+    await tus.pipeline.settle();
+    expect(await tus.object(key)).toEqual(await served(data));
   });
 });

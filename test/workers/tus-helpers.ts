@@ -2,6 +2,7 @@
  * Raw tus 1.0 requests against the producer Worker (see /work/plan/TUS.md), and the views of an
  * upload the tus tests assert on: its offset by HEAD, the part events queued for it, its status.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { toBase64 } from "../../shared/encoding";
@@ -199,4 +200,18 @@ export async function multipartOpen(id: string): Promise<boolean> {
     if (/does not exist/.test(String(error))) return false;
     throw error;
   }
+}
+
+/**
+ * Bytes the upload's Durable Object holds back (the tail shorter than a part, in its SQLite
+ * storage). Tests assert it is non-zero before they assert it is gone, so a renamed table
+ * cannot make the check pass by itself.
+ */
+export async function tailBytesHeld(id: string): Promise<number> {
+  return runInDurableObject(env.TUS_UPLOADS.getByName(id), (_instance, state) => {
+    const sql = state.storage.sql;
+    const tables = sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'tail'").toArray();
+    if (tables.length === 0) return 0;
+    return sql.exec<{ n: number }>("SELECT coalesce(sum(length(bytes)), 0) AS n FROM tail").one().n;
+  });
 }

@@ -10,6 +10,7 @@ import {
   stagedKeysOf,
   TUS_VERSION,
   Tus,
+  tailBytesHeld,
   uploadChecksum,
 } from "./tus-helpers";
 
@@ -198,6 +199,8 @@ describe("tus PATCH refusals keep nothing", () => {
       const response = await tus.patch(id, offset, data, { "upload-checksum": await uploadChecksum(algorithm, data) });
       expect(response.status, algorithm).toBe(204);
       expect(response.headers.get("upload-offset")).toBe(String(offset + 100));
+      expect(response.headers.get("tus-resumable")).toBe(TUS_VERSION);
+      if (offset === 0) expect(response.headers.get("upload-expires")).toMatch(IMF_FIXDATE);
     }
   });
 
@@ -295,6 +298,12 @@ describe("tus uploads end at Upload-Length", () => {
     expect(status.state).toBe("completed");
     expect(status.object?.size).toBe(data.byteLength);
     expect(await tus.object("tus/straddle.bin")).toEqual(await served(data));
+    // A finished upload still says where it stands, and no longer expires.
+    const head = await tus.head(id);
+    expect(head.status).toBe(200);
+    expect(head.headers.get("upload-offset")).toBe(String(data.byteLength));
+    expect(head.headers.get("upload-length")).toBe(String(data.byteLength));
+    expect(head.headers.get("upload-expires")).toBeNull();
   });
 
   it("completes exactly once when its part events arrive twice, late and in reverse", async () => {
@@ -322,7 +331,9 @@ describe("tus termination", () => {
   it("answers DELETE with 204, then 410 to HEAD and PATCH, and leaves no staged bytes", async () => {
     const { tus, id } = await fresh(12 * MiB, { TUS_PART_SIZE: String(5 * MiB) });
     await tus.send(id, bytes(6 * MiB, 20));
+    // Staged: one part in R2, and 1 MiB held back by the upload's Durable Object.
     expect(await multipartOpen(id)).toBe(true);
+    expect(await tailBytesHeld(id)).toBe(MiB);
     const deleted = await tus.delete(id);
     expect(deleted.status).toBe(204);
     expect(deleted.headers.get("tus-resumable")).toBe(TUS_VERSION);
@@ -330,6 +341,7 @@ describe("tus termination", () => {
     expect((await tus.patch(id, 6 * MiB, bytes(10, 21))).status).toBe(410);
     await tus.pipeline.settle();
     expect(await multipartOpen(id)).toBe(false);
+    expect(await tailBytesHeld(id)).toBe(0);
     expect(await stagedKeysOf(id)).toEqual([]);
     expect((await tus.pipeline.status(id)).state).toBe("aborted");
   });
