@@ -1,16 +1,19 @@
 // tus-js-client's parallelUploads: it uploads byte ranges as partial uploads (Upload-Concat:
 // partial) at once, then creates the final upload from their URLs. The server assembles the
 // final object and the consumer completes it after the POST, so the tests wait for it.
+import * as tus from "tus-js-client";
 import { describe, expect, it } from "vitest";
 import { MiB, uniqueKey } from "./helpers.js";
 import {
   baseOptions,
   expectCompletedObject,
+  MemoryUrlStorage,
   randomFile,
   recordingStack,
   runUpload,
   serverPartSize,
   tusFetch,
+  uploadIdOf,
 } from "./tus-helpers.js";
 
 /** Uploads `bytes` with the given parallel options and checks the final upload and object. */
@@ -62,5 +65,55 @@ describe("tus-js-client parallel uploads (concatenation)", () => {
       parallelUploads: 4,
       chunkSize: 3 * MiB + 17,
     });
+  });
+
+  it("resumes an aborted parallel upload: each partial carries on from its own offset", async () => {
+    const bytes = randomFile(6 * MiB + 3);
+    const key = uniqueKey("parallel-resumed.bin");
+    const options = { ...baseOptions(key), parallelUploads: 2, chunkSize: MiB, urlStorage: new MemoryUrlStorage() };
+    // Stopped after three accepted chunks: neither partial (four chunks each) is complete, and
+    // the other partial's PATCH in flight is cut off.
+    await new Promise<void>((resolve, reject) => {
+      let accepted = 0;
+      const upload = new tus.Upload(bytes, {
+        ...options,
+        onError: reject,
+        onSuccess: () => reject(new Error("the upload finished before it was stopped")),
+        onChunkComplete: () => {
+          if (++accepted === 3) upload.abort().then(resolve, reject);
+        },
+      });
+      upload.start();
+    });
+
+    // The dropped PATCH may still be winding up on the server: tus-js-client retries 409 and 423.
+    const wire = recordingStack();
+    const url = await new Promise<string>((resolve, reject) => {
+      const upload = new tus.Upload(bytes, {
+        ...options,
+        retryDelays: [100, 300, 1000, 2000],
+        httpStack: wire.stack,
+        onSuccess: () => resolve(upload.url ?? ""),
+        onError: reject,
+      });
+      upload
+        .findPreviousUploads()
+        .then((previous) => {
+          expect(previous.map((entry) => entry.parallelUploadUrls?.length)).toEqual([2]);
+          upload.resumeFromPreviousUpload(previous[0]!);
+          upload.start();
+        })
+        .catch(reject);
+    });
+
+    // No partial was created again: the only POST is the final's; the partials resumed at HEAD.
+    expect(wire.exchanges.filter((exchange) => exchange.method === "POST").map((post) => post.concat)).toEqual([
+      expect.stringMatching(/^final;/),
+    ]);
+    const heads = wire.exchanges.filter((exchange) => exchange.method === "HEAD" && exchange.status === 200);
+    const resumedAt = new Map(heads.map((head) => [head.url, head.answeredOffset ?? 0]));
+    expect(resumedAt.size).toBe(2);
+    expect([...resumedAt.values()].reduce((sum, offset) => sum + offset, 0)).toBeGreaterThanOrEqual(3 * MiB);
+    await expectCompletedObject(uploadIdOf(url), key, bytes);
   });
 });
