@@ -170,7 +170,11 @@ export async function expectCompletedObject(id: string, key: string, bytes: Uint
   expect(sha256(stored)).toBe(sha256(bytes));
 }
 
-/** A byte stream delivering `bytes` in pieces of `piece` bytes, as a pipe or socket would. */
+/**
+ * A byte stream delivering `bytes` in pieces of `piece` bytes, as a pipe would. Its length must
+ * not be a multiple of the chunkSize: tus-js-client 4.3.1 then waits forever for one more read
+ * that the ended stream never answers (see lateEndingStream for that length).
+ */
 export const streamOf = (bytes: Uint8Array, piece: number) =>
   Readable.from(
     (function* () {
@@ -181,8 +185,8 @@ export const streamOf = (bytes: Uint8Array, piece: number) =>
 
 /**
  * A stream whose end becomes known only after its last byte was read, like a socket whose FIN
- * comes after the data: tus-js-client then declares the length in a PATCH with no bytes.
- * (It hangs instead when the end is still unknown at its next read: a client limitation.)
+ * comes after the data, and before the client's next read: tus-js-client then declares the
+ * length in a PATCH with no bytes.
  */
 export function lateEndingStream(bytes: Uint8Array, piece: number) {
   let offset = 0;
