@@ -44,6 +44,18 @@ export function cutOff(data: Uint8Array, after: number): ReadableStream<Uint8Arr
   });
 }
 
+/** A request body of unknown length (no Content-Length): the bytes in pieces of 64 KiB. */
+export function streamOf(data: Uint8Array): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= data.byteLength) return controller.close();
+      controller.enqueue(data.slice(at, at + 64 * 1024));
+      at += 64 * 1024;
+    },
+  });
+}
+
 /** What a refused request must leave unchanged. */
 export type UploadView = { offset: string | null; partEvents: number; state: string; bytesReceived: number };
 

@@ -8,6 +8,7 @@ import {
   multipartOpen,
   served,
   stagedKeysOf,
+  streamOf,
   TUS_VERSION,
   Tus,
   tailBytesHeld,
@@ -244,6 +245,15 @@ describe("tus PATCH refusals keep nothing", () => {
     expect((await tus.patch(id, 60, bytes(41, 13))).status).toBe(413);
     expect(await tus.view(id)).toEqual(before);
     expect((await tus.patch(id, 60, bytes(40, 13))).status).toBe(204);
+  });
+
+  it("answers 413 and keeps nothing when a body of unknown length runs past Upload-Length", async () => {
+    const { tus, id } = await fresh(5 * MiB + 10, { TUS_PART_SIZE: String(5 * MiB) });
+    const before = await tus.view(id);
+    // No Content-Length: the server only finds out at the 5 MiB + 11th byte, past a whole part.
+    const response = await tus.patch(id, 0, streamOf(bytes(5 * MiB + 20, 24)));
+    expect(response.status).toBe(413);
+    expect(await tus.view(id)).toEqual(before);
   });
 });
 
