@@ -3,7 +3,17 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { flakyDb, probeBucket, r2Error } from "./faults";
 import { bytes, captureLogs, MiB, Pipeline } from "./helpers";
-import { bodyText, cutOff, multipartOpen, served, stagedKeysOf, Tus, tailBytesHeld } from "./tus-helpers";
+import {
+  bodyText,
+  cutOff,
+  multipartOpen,
+  served,
+  stagedKeysOf,
+  stalledBody,
+  Tus,
+  tailBytesHeld,
+  uploadChecksum,
+} from "./tus-helpers";
 
 const PART_SIZE = 5 * MiB;
 const TUS_VARS = { TUS_PART_SIZE: String(PART_SIZE) };
@@ -111,6 +121,58 @@ describe("a tus PATCH that fails part-way can be resumed from HEAD's offset", ()
     const resumeAt = await tus.offset(id);
     const next = await tus.patch(id, resumeAt, data.subarray(resumeAt));
     expect(next.status).toBe(204);
+  });
+});
+
+describe("a PATCH still sending", () => {
+  it("makes a second PATCH at the same offset wait with 423, and completes itself", async () => {
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    const data = bytes(3 * MiB, 61);
+    const { id } = await tus.open({ length: data.byteLength, metadata: { key: "tus-faults/423.bin" } });
+    const body = stalledBody(data, MiB);
+    const first = tus.patch(id, 0, body.stream, { "content-length": String(data.byteLength) });
+    await body.reached;
+
+    const second = await tus.patch(id, 0, bytes(100, 62));
+    expect(second.status).toBe(423);
+    body.release();
+    expect((await first).status).toBe(204);
+    await tus.pipeline.settle();
+    expect(await tus.object("tus-faults/423.bin")).toEqual(await served(data));
+  });
+
+  it("is stopped by a DELETE: the PATCH keeps nothing, HEAD answers 410, nothing staged is left", async () => {
+    captureLogs(LOGGED);
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    const { id } = await tus.open({ length: 12 * MiB });
+    await tus.send(id, bytes(MiB, 63));
+    const data = bytes(6 * MiB, 64);
+    const body = stalledBody(data, 2 * MiB);
+    const patch = tus.patch(id, MiB, body.stream, { "content-length": String(data.byteLength) });
+    await body.reached;
+
+    expect((await tus.delete(id)).status).toBe(204);
+    body.release();
+    expect((await patch).status).toBeGreaterThanOrEqual(400);
+    await tus.pipeline.settle();
+    expect((await tus.head(id)).status).toBe(410);
+    expect((await tus.pipeline.status(id)).state).toBe("aborted");
+    expect(await multipartOpen(id)).toBe(false);
+    expect(await tailBytesHeld(id)).toBe(0);
+  });
+
+  it("keeps none of its bytes when it carries Upload-Checksum and is cut off", async () => {
+    captureLogs(LOGGED);
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    const data = bytes(8 * MiB, 65);
+    const { id } = await tus.open({ length: data.byteLength });
+    const checksum = await uploadChecksum("sha256", data);
+    const headers = { "content-length": String(data.byteLength), "upload-checksum": checksum };
+    const cut = await tus.patch(id, 0, cutOff(data, 6 * MiB), headers);
+    expect(cut.status).not.toBe(204);
+    expect(await tus.offset(id)).toBe(0);
+    expect(tus.partEvents(id)).toBe(0);
+    expect(await tailBytesHeld(id)).toBe(0);
   });
 });
 

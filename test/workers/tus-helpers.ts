@@ -44,6 +44,35 @@ export function cutOff(data: Uint8Array, after: number): ReadableStream<Uint8Arr
   });
 }
 
+/**
+ * A request body that sends `data` up to `at`, then stalls until `release()`: `reached` resolves
+ * once the server has read the first piece and asks for more, so a test can act mid-request.
+ */
+export function stalledBody(data: Uint8Array, at: number) {
+  let release = () => {};
+  let reachedResolve = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const reached = new Promise<void>((resolve) => {
+    reachedResolve = resolve;
+  });
+  let step = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      step++;
+      if (step === 1) return controller.enqueue(data.slice(0, at));
+      if (step === 2) {
+        reachedResolve();
+        await gate;
+        return controller.enqueue(data.slice(at));
+      }
+      controller.close();
+    },
+  });
+  return { stream, reached, release };
+}
+
 /** A request body of unknown length (no Content-Length): the bytes in pieces of 64 KiB. */
 export function streamOf(data: Uint8Array): ReadableStream<Uint8Array> {
   let at = 0;
