@@ -6,12 +6,24 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import { toBase64 } from "../../shared/encoding";
-import { type Pipeline, sha256 } from "./helpers";
+import { Pipeline, sha256 } from "./helpers";
 
 export const TUS_VERSION = "1.0.0";
 export const OCTET_STREAM = "application/offset+octet-stream";
-/** The tus header every request but OPTIONS must carry. */
-export const RESUMABLE = { "tus-resumable": TUS_VERSION } as const;
+
+export const TUS_EXTENSIONS = ["creation", "creation-with-upload", "creation-defer-length", "termination"]
+  .concat(["expiration", "checksum", "concatenation"])
+  .sort();
+/** RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". */
+export const IMF_FIXDATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/** The items of a comma-separated header. */
+export const headerList = (header: string | null) => (header ?? "").split(",").map((item) => item.trim());
+
+/** Upload rows in D1, to show a refused create created nothing. */
+export const uploadCount = async () =>
+  (await env.DB.prepare("SELECT count(*) AS n FROM uploads").first<{ n: number }>())?.n;
 
 type Headers_ = Record<string, string>;
 
@@ -90,10 +102,20 @@ export type UploadView = { offset: string | null; partEvents: number; state: str
 
 /** tus requests through a Pipeline: each carries Tus-Resumable unless the headers say otherwise. */
 export class Tus {
+  /** The Tus-Resumable every request sends; null sends none. */
+  version: string | null = TUS_VERSION;
+
   constructor(readonly pipeline: Pipeline) {}
 
+  /** A new upload of `length` bytes, on a pipeline of its own (with these producer vars). */
+  static async fresh(length: number, vars: Record<string, string> = {}) {
+    const tus = new Tus(new Pipeline({ producerVars: vars }));
+    return { tus, ...(await tus.open({ length })) };
+  }
+
   request(path: string, method: string, headers: Headers_ = {}, body?: BodyInit | null): Promise<Response> {
-    const init: RequestInit & { duplex?: string } = { method, headers: { ...RESUMABLE, ...headers } };
+    const version: Headers_ = this.version === null ? {} : { "tus-resumable": this.version };
+    const init: RequestInit & { duplex?: string } = { method, headers: { ...version, ...headers } };
     if (body !== undefined && body !== null) {
       init.body = body;
       if (body instanceof ReadableStream) init.duplex = "half";

@@ -5,38 +5,22 @@ import { bytes, concat, DEV_KEY, FLEET_KEY, MiB, Pipeline } from "./helpers";
 import {
   encodeMetadata,
   errorCode,
+  headerList,
+  IMF_FIXDATE,
   multipartOpen,
   served,
   stagedKeysOf,
   streamOf,
+  TUS_EXTENSIONS,
   TUS_VERSION,
   Tus,
   tailBytesHeld,
   uploadChecksum,
+  uploadCount,
 } from "./tus-helpers";
 
 const KiB = 1024;
-const EXTENSIONS = [
-  "creation",
-  "creation-with-upload",
-  "creation-defer-length",
-  "termination",
-  "expiration",
-  "checksum",
-  "concatenation",
-];
-/** RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". */
-const IMF_FIXDATE =
-  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-
-const list = (header: string | null) => (header ?? "").split(",").map((item) => item.trim());
-const uploadCount = async () => (await env.DB.prepare("SELECT count(*) AS n FROM uploads").first<{ n: number }>())?.n;
-
-/** A fresh upload through the default pipeline, with its own tus client. */
-async function fresh(length: number, vars?: Record<string, string>) {
-  const tus = new Tus(new Pipeline(vars === undefined ? {} : { producerVars: vars }));
-  return { tus, ...(await tus.open({ length })) };
-}
+const fresh = Tus.fresh;
 
 describe("tus discovery", () => {
   it("answers OPTIONS without a credential or Tus-Resumable, naming what the server supports", async () => {
@@ -46,10 +30,10 @@ describe("tus discovery", () => {
       const response = await pipeline.fetch(path, { method: "OPTIONS" });
       expect(response.status, path).toBe(204);
       expect(response.headers.get("tus-resumable")).toBe(TUS_VERSION);
-      expect(list(response.headers.get("tus-version"))).toContain(TUS_VERSION);
-      expect(list(response.headers.get("tus-extension")).sort()).toEqual([...EXTENSIONS].sort());
+      expect(headerList(response.headers.get("tus-version"))).toContain(TUS_VERSION);
+      expect(headerList(response.headers.get("tus-extension")).sort()).toEqual(TUS_EXTENSIONS);
       expect(Number(response.headers.get("tus-max-size"))).toBeGreaterThan(0);
-      expect(list(response.headers.get("tus-checksum-algorithm"))).toEqual(
+      expect(headerList(response.headers.get("tus-checksum-algorithm"))).toEqual(
         expect.arrayContaining(["sha1", "sha256", "sha384", "sha512", "md5"]),
       );
       expect(response.headers.get("upload-part-size")).toBe(String(5 * MiB));
@@ -61,27 +45,19 @@ describe("tus discovery", () => {
   it("refuses POST, HEAD, PATCH and DELETE with 412 when Tus-Resumable is missing or not 1.0.0", async () => {
     const { tus, id } = await fresh(100);
     const before = await tus.view(id);
+    const count = await uploadCount();
     for (const version of [null, "0.2.2", "1.0"]) {
-      const headers: Record<string, string> = version === null ? {} : { "tus-resumable": version };
-      const requests: [string, string, RequestInit][] = [
-        ["POST", "/files/", { headers: { ...headers, "upload-length": "10" } }],
-        ["HEAD", `/files/${id}`, { headers }],
-        [
-          "PATCH",
-          `/files/${id}`,
-          {
-            headers: { ...headers, "content-type": "application/offset+octet-stream", "upload-offset": "0" },
-            body: "abc",
-          },
-        ],
-        ["DELETE", `/files/${id}`, { headers }],
-      ];
-      for (const [method, path, init] of requests) {
-        const response = await tus.pipeline.fetch(path, { ...init, method });
-        expect(response.status, `${method} with Tus-Resumable ${version}`).toBe(412);
-        expect(list(response.headers.get("tus-version"))).toContain(TUS_VERSION);
-      }
+      tus.version = version;
+      const answers = [await tus.create({ length: 10 }), await tus.head(id)];
+      answers.push(await tus.patch(id, 0, bytes(3, 1)), await tus.delete(id));
+      expect(
+        answers.map((r) => r.status),
+        `Tus-Resumable: ${version}`,
+      ).toEqual([412, 412, 412, 412]);
+      for (const r of answers) expect(headerList(r.headers.get("tus-version"))).toContain(TUS_VERSION);
     }
+    tus.version = TUS_VERSION;
+    expect(await uploadCount()).toBe(count);
     expect(await tus.view(id)).toEqual(before);
   });
 });
@@ -168,6 +144,35 @@ describe("tus creation", () => {
     await tus.send(id, data, { from: 1000 });
     await tus.pipeline.settle();
     expect(await tus.object("tus/cwu.bin")).toEqual(await served(data));
+  });
+
+  it("refuses a creation-with-upload body beyond Upload-Length with 413, creating nothing", async () => {
+    const tus = new Tus(new Pipeline());
+    const before = await uploadCount();
+    expect((await tus.create({ length: 100, body: bytes(200, 25) })).status).toBe(413);
+    expect(await uploadCount()).toBe(before);
+  });
+});
+
+describe("tus authorization", () => {
+  it("lets the upload's Upload-Token reach that upload only; another API key's refusals change nothing", async () => {
+    const tus = new Tus(new Pipeline());
+    const mine = await tus.open({ length: 20, metadata: { key: "tus/token.bin" } });
+    const other = await tus.open({ length: 20, metadata: { key: "tus/other.bin" } });
+    const token = { authorization: `Bearer ${mine.response.headers.get("upload-token")}` };
+    expect((await tus.head(mine.id, token)).status).toBe(200);
+    expect((await tus.patch(mine.id, 0, bytes(10, 30), token)).status).toBe(204);
+    expect((await tus.head(other.id, token)).status).toBe(403);
+    expect((await tus.patch(other.id, 0, bytes(10, 31), token)).status).toBe(403);
+    expect((await tus.create({ length: 5, headers: token })).status).toBe(403);
+
+    const before = await tus.view(mine.id);
+    const fleet = { authorization: `Bearer ${FLEET_KEY}` };
+    expect((await tus.head(mine.id, fleet)).status).toBe(403);
+    expect((await tus.patch(mine.id, 10, bytes(10, 32), fleet)).status).toBe(403);
+    expect((await tus.delete(mine.id, fleet)).status).toBe(403);
+    expect((await tus.patch(mine.id, 10, bytes(10, 32), { authorization: "" })).status).toBe(401);
+    expect(await tus.view(mine.id)).toEqual(before);
   });
 });
 
@@ -275,6 +280,14 @@ describe("tus uploads end at Upload-Length", () => {
     await tus.pipeline.settle();
     expect((await tus.pipeline.status(id)).state).toBe("completed");
     expect(await tus.object("tus/deferred.bin")).toEqual(await served(data));
+  });
+
+  it("completes an empty upload at creation, with no PATCH (tus-js-client sends none)", async () => {
+    const tus = new Tus(new Pipeline());
+    const { id } = await tus.open({ length: 0, metadata: { key: "tus/empty.bin" } });
+    await tus.pipeline.settle();
+    expect((await tus.pipeline.status(id)).state).toBe("completed");
+    expect(await tus.object("tus/empty.bin")).toEqual(await served(new Uint8Array(0)));
   });
 
   it("lets exactly one of two racing PATCHes at the same offset in", async () => {
