@@ -48,6 +48,14 @@ export const errors = {
       undefined,
       retryLater,
     ),
+  recordFailed: (what: string) =>
+    new ApiError(
+      503,
+      "database_unavailable",
+      `the ${what} reached storage but could not be recorded; send it again`,
+      undefined,
+      retryLater,
+    ),
   databaseUnavailable: () =>
     new ApiError(503, "database_unavailable", "the upload could not be registered; try again", undefined, retryLater),
   enqueueFailed: (what: string) =>

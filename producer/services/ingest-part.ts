@@ -85,7 +85,21 @@ export async function recordPart(env: Bindings, written: WrittenPart): Promise<I
     uploadedAt: written.uploadedAt,
     sha256: written.sha256,
   };
-  const sequence = await recordIngestedPart(env.DB, recorded);
+  let sequence: number | null;
+  try {
+    sequence = await recordIngestedPart(env.DB, recorded);
+  } catch (error) {
+    console.error(
+      JSON.stringify({
+        event: "record_part_failed",
+        uploadId: row.upload_id,
+        key: row.object_key,
+        partNumber: written.partNumber,
+        error: errorMessage(error),
+      }),
+    );
+    throw errors.recordFailed("part");
+  }
   if (sequence === null) throw errors.endedInFlight();
   const event: PartEvent = { type: "part.uploaded", ...recorded, sequence };
   try {

@@ -21,7 +21,7 @@ const RATES: FaultRates = {
 const MINUTE = 60_000;
 /** What the Workers log under these faults; all of it is asserted or expected, none printed. */
 const LOGGED = [
-  ...["upload_part_failed", "enqueue_failed", "unhandled_error", "announce_failed"],
+  ...["upload_part_failed", "record_part_failed", "enqueue_failed", "unhandled_error", "announce_failed"],
   ...["retrying_messages", "completion_error", "completion_retry", "r2_abort_failed"],
   ...["completion_completed", "sweep"],
 ];

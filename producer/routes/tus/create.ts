@@ -1,5 +1,7 @@
+import { ApiError } from "../../../shared/errors";
 import { tokenSecret } from "../../auth/middleware";
 import { defineRoute } from "../../http/route";
+import { abortUpload } from "../../services/abort";
 import { tokenFor } from "../../services/create";
 import { appendBytes } from "../../tus/append";
 import { createTusUpload } from "../../tus/create";
@@ -46,9 +48,13 @@ export const tusCreate = defineRoute(
     const withBytes = headers["content-type"] === OFFSET_OCTET_STREAM;
     const checksum = withBytes ? parseChecksum(headers["upload-checksum"]) : null;
     const contentLength = parseCount(headers["content-length"], "Content-Length");
+    const length = parseCount(headers["upload-length"], "Upload-Length");
+    if (withBytes && contentLength !== null && length !== null && contentLength > length) {
+      throw new ApiError(413, "exceeds_length", `the body is longer than Upload-Length ${length}`);
+    }
     const { row, meta } = await createTusUpload(c.env, settings, {
       caller,
-      length: parseCount(headers["upload-length"], "Upload-Length"),
+      length,
       deferLength: headers["upload-defer-length"] === "1",
       metadata: headers["upload-metadata"],
       concat: parseConcat(headers["upload-concat"]),
@@ -70,6 +76,10 @@ export const tusCreate = defineRoute(
         body: withBytes ? c.req.raw.body : null,
         contentLength: withBytes ? contentLength : 0,
         checksum,
+      }).catch(async (error: unknown) => {
+        // The client never learns this upload's URL, so nobody could resume or end it: end it now.
+        await abortUpload(c.env, row).catch(() => undefined);
+        throw error;
       });
     }
     progressHeaders(c, snapshot);
