@@ -1,6 +1,7 @@
 import * as z from "zod/mini";
 import type { UploadRow } from "./db/uploads";
 import { errorMessage } from "./r2-errors";
+import { STAGING_PREFIX } from "./schemas";
 
 /** R2's ceiling for one multipart object: 10,000 parts of at most 5 GiB. */
 const MAX_OBJECT_BYTES = 10_000 * 5 * 1024 ** 3;
@@ -64,7 +65,9 @@ export function notificationFor(ended: Ended, at: number): UploadNotification {
  * the notification queue and the webhook. Best effort by design: an upload's completion or
  * abort never fails because its announcement could not be queued; that is logged instead.
  */
-export async function announce(queue: Queue, notifications: UploadNotification[]): Promise<void> {
+export async function announce(queue: Queue, ended: UploadNotification[]): Promise<void> {
+  // Staged objects (a tus partial upload's bytes) are ours, not the user's: nothing to tell.
+  const notifications = ended.filter((notification) => !notification.key.startsWith(STAGING_PREFIX));
   for (let start = 0; start < notifications.length; start += 100) {
     const batch = notifications.slice(start, start + 100);
     try {
