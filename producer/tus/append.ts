@@ -66,6 +66,9 @@ export async function appendBytes(
   let tailBytes = snapshot.tailBytes;
   let row: UploadRow | null = stored;
   let wroteFinal = false;
+  /** Bytes to store as tail when the request ends. */
+  let keep: Uint8Array[] = [];
+  let failure: unknown = null;
 
   const loadRow = async () => {
     row ??= await getUpload(env.DB, meta.uploadId);
@@ -133,8 +136,7 @@ export async function appendBytes(
     }
     for (const written of held) await recordPart(env, written);
     if (held.length > 0) await stub.commitParts(lease, held.length, Date.now());
-    if (pendingBytes > 0) await stub.appendTail(lease, pending, Date.now());
-    pending = [];
+    keep = pending;
     const length = meta.length ?? request.length;
     if (!wroteFinal && length !== null && length > 0 && parts * size === length) {
       // A deferred length that ends exactly on a part boundary: the last part went in before
@@ -143,21 +145,26 @@ export async function appendBytes(
       if (current.expected_parts === null) await completeUpload(env, current, { kind: "count", parts });
     }
   } catch (error) {
-    // Bytes fully received before a failure are still good: keep them, unless the request
-    // asked for a checksum (then none of its bytes may stay).
-    if (!atomic && pendingBytes > 0 && pending.length > 0) {
-      await stub.appendTail(lease, pending, Date.now()).catch(() => undefined);
-    }
+    failure = error;
+    // Bytes fully received before a failure are still good: keep them, unless the request is
+    // all or nothing (a checksum; a body that may run past the end).
+    if (!atomic) keep = pending;
+  }
+  // The tail goes in with the release: one call to the object for a PATCH short of a part.
+  let finished: Awaited<ReturnType<TusStub["finish"]>> | null = null;
+  try {
+    finished = await stub.finish(lease, keep, Date.now());
+  } catch (error) {
+    failure ??= error;
+  }
+  if (finished?.touchD1 === true) await touchUpload(env.DB, meta.uploadId, Date.now()).catch(() => undefined);
+  if (failure !== null) {
     // A PATCH that outlived its lease lost the upload to a newer one: HEAD tells where it is.
-    if (error instanceof Error && error.message.includes(LEASE_LOST)) {
+    if (failure instanceof Error && failure.message.includes(LEASE_LOST)) {
       throw new ApiError(409, "upload_locked", "another PATCH took over this upload: HEAD for the offset, then resume");
     }
-    throw error;
-  } finally {
-    const { touchD1 } = await stub.finish(lease);
-    if (touchD1) await touchUpload(env.DB, meta.uploadId, Date.now()).catch(() => undefined);
+    throw failure;
   }
-  const after = await stub.describe(request.caller);
-  if (after === null || "refused" in after) throw await uploadGone(env.DB, meta.uploadId);
-  return after;
+  if (finished?.snapshot === null || finished === null) throw await uploadGone(env.DB, meta.uploadId);
+  return finished.snapshot;
 }

@@ -69,9 +69,11 @@ export function partStream(
         controller.close();
         return;
       }
-      const chunk = await body.read(remaining);
+      // A body that ends (or is cut off) inside the part just ends the stream early: R2's
+      // fixed-length read then fails as a short body (400), not as a storage failure.
+      const chunk = await body.read(remaining).catch(() => null);
       if (chunk === null) {
-        controller.error(new ApiError(400, "incomplete_body", "the request body ended in the middle of a part"));
+        controller.close();
         return;
       }
       remaining -= chunk.byteLength;

@@ -118,27 +118,31 @@ export class TusUpload extends DurableObject<Env> {
     });
   }
 
-  /** Appends bytes to the tail (they are now durable: the offset moves past them). */
-  appendTail(lease: string, chunks: Uint8Array[], now: number): void {
-    this.hold(lease);
-    const rows = intoRows(chunks);
-    this.ctx.storage.transactionSync(() => {
-      let added = 0;
-      for (const row of rows) {
-        this.sql.exec("INSERT INTO tail (bytes) VALUES (?)", row);
-        added += row.byteLength;
-      }
-      this.sql.exec("UPDATE meta SET tail_bytes = tail_bytes + ? WHERE id = 1", added);
-      this.touch(now, false);
-    });
-  }
-
   /**
-   * Ends a PATCH: frees the upload for the next one. Says whether D1 should hear of the
-   * activity, so the sweep does not take an upload whose bytes never became a part.
+   * Ends a PATCH: stores the bytes it leaves short of a part as tail (they are durable from
+   * here: the offset moves past them) and frees the upload for the next PATCH. Says whether D1
+   * should hear of the activity, so the sweep does not take an upload whose bytes never became
+   * a part.
    */
-  async finish(lease: string | null): Promise<{ snapshot: TusSnapshot | null; touchD1: boolean }> {
-    if (lease !== null && this.lease?.id === lease) this.lease = null;
+  async finish(
+    lease: string,
+    chunks: Uint8Array[],
+    now: number,
+  ): Promise<{ snapshot: TusSnapshot | null; touchD1: boolean }> {
+    if (chunks.length > 0) {
+      this.hold(lease);
+      const rows = intoRows(chunks);
+      this.ctx.storage.transactionSync(() => {
+        let added = 0;
+        for (const row of rows) {
+          this.sql.exec("INSERT INTO tail (bytes) VALUES (?)", row);
+          added += row.byteLength;
+        }
+        this.sql.exec("UPDATE meta SET tail_bytes = tail_bytes + ? WHERE id = 1", added);
+        this.touch(now, false);
+      });
+    }
+    if (this.lease?.id === lease) this.lease = null;
     const snapshot = this.snapshot();
     if (snapshot === null) return { snapshot, touchD1: false };
     const { meta } = snapshot;
