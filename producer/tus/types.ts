@@ -18,6 +18,8 @@ export type TusMeta = {
   partials: { uploadId: string; key: string; length: number }[] | null;
   /** A final upload: its parts are all written and recorded. */
   assembled?: boolean;
+  /** A final upload: how often it found a partial not completed yet. */
+  assemblyPolls?: number;
   staleAfterSeconds: number;
   /** Upload-Expires: last activity plus the stale window. */
   expiresAt: number;

@@ -13,8 +13,12 @@ import { type BeginResult, LEASE_LOST, type Refusal, type TusMeta, type TusSnaps
 const LEASE_MS = 120_000;
 /** Tail rows are at most this big (a Durable Object's SQLite value is at most 2 MB). */
 const ROW_BYTES = 1024 * 1024;
-/** How often a final upload looks again whether its partials are completed. */
+/**
+ * How soon a final upload looks again whether its partials are completed: the consumer usually
+ * completes them within its batch window, so first soon, then less and less often.
+ */
 const ASSEMBLY_POLL_MS = 250;
+const ASSEMBLY_POLL_MAX_MS = 30_000;
 
 type Lease = { id: string; until: number };
 
@@ -168,7 +172,10 @@ export class TusUpload extends DurableObject<Env> {
     if (snapshot.meta.concat === "final" && !snapshot.meta.assembled) {
       const outcome = await assembleFinal(this.env, snapshot.meta);
       if (outcome === "waiting") {
-        await this.ctx.storage.setAlarm(now + ASSEMBLY_POLL_MS);
+        const polls = (snapshot.meta.assemblyPolls ?? 0) + 1;
+        snapshot.meta.assemblyPolls = polls;
+        this.sql.exec("UPDATE meta SET json = ? WHERE id = 1", JSON.stringify(snapshot.meta));
+        await this.ctx.storage.setAlarm(now + Math.min(ASSEMBLY_POLL_MAX_MS, ASSEMBLY_POLL_MS * 1.5 ** polls));
         return;
       }
       snapshot.meta.assembled = true;
