@@ -176,18 +176,15 @@ describe("tus PATCH refusals keep nothing", () => {
     expect(before.offset).toBe("100");
   });
 
-  it("accepts bytes whose sha1 or sha256 Upload-Checksum matches", async () => {
-    const { tus, id } = await fresh(200);
-    for (const [offset, algorithm] of [
-      [0, "sha1"],
-      [100, "sha256"],
-    ] as const) {
-      const data = bytes(100, 5 + offset);
-      const response = await tus.patch(id, offset, data, { "upload-checksum": await uploadChecksum(algorithm, data) });
+  it("accepts bytes whose Upload-Checksum matches, in each algorithm OPTIONS names", async () => {
+    const { tus, id } = await fresh(500);
+    for (const [n, algorithm] of (["sha1", "sha256", "sha384", "sha512", "md5"] as const).entries()) {
+      const data = bytes(100, 5 + n);
+      const response = await tus.patch(id, n * 100, data, { "upload-checksum": await uploadChecksum(algorithm, data) });
       expect(response.status, algorithm).toBe(204);
-      expect(response.headers.get("upload-offset")).toBe(String(offset + 100));
+      expect(response.headers.get("upload-offset")).toBe(String(n * 100 + 100));
       expect(response.headers.get("tus-resumable")).toBe(TUS_VERSION);
-      if (offset === 0) expect(response.headers.get("upload-expires")).toMatch(IMF_FIXDATE);
+      if (n < 4) expect(response.headers.get("upload-expires")).toMatch(IMF_FIXDATE);
     }
   });
 
@@ -261,6 +258,18 @@ describe("tus uploads end at Upload-Length", () => {
     await tus.pipeline.settle();
     expect((await tus.pipeline.status(id)).state).toBe("completed");
     expect(await tus.object("tus/deferred.bin")).toEqual(await served(data));
+  });
+
+  it("completes a deferred upload whose length, learned by a 0-byte PATCH, ends on a part boundary", async () => {
+    const tus = new Tus(new Pipeline({ producerVars: { TUS_PART_SIZE: String(5 * MiB) } }));
+    const { id } = await tus.open({ defer: true, metadata: { key: "tus/boundary.bin" } });
+    const data = bytes(5 * MiB, 26);
+    await tus.send(id, data);
+    const last = await tus.patch(id, data.byteLength, new Uint8Array(0), { "upload-length": String(data.byteLength) });
+    expect(last.status).toBe(204);
+    await tus.pipeline.settle();
+    expect((await tus.pipeline.status(id)).state).toBe("completed");
+    expect(await tus.object("tus/boundary.bin")).toEqual(await served(data));
   });
 
   it("completes an empty upload at creation, with no PATCH (tus-js-client sends none)", async () => {
