@@ -7,10 +7,12 @@ import {
   bodyText,
   cutOff,
   errorCode,
+  lostAnswerDb,
   multipartOpen,
   served,
   stagedKeysOf,
   stalledBody,
+  statesOfKey,
   Tus,
   tailBytesHeld,
   uploadChecksum,
@@ -77,6 +79,50 @@ describe("a tus PATCH that fails part-way can be resumed from HEAD's offset", ()
     });
     expect(injected).toBeGreaterThan(0);
     expect(logs.named("record_part_failed")).toEqual([expect.objectContaining({ uploadId: id, partNumber: 1 })]);
+  });
+
+  it("answers 503 when D1 commits a part but its answer is lost, and a resume completes byte-exact", async () => {
+    const logs = captureLogs(["record_part_failed"]);
+    let losing = false;
+    const tus = new Tus(new Pipeline({ db: lostAnswerDb(env.DB, () => losing), producerVars: TUS_VARS }));
+    const { id } = await failThenResume(tus, "tus-faults/d1-lost.bin", (on) => {
+      losing = on;
+    });
+    expect(logs.named("record_part_failed")).toEqual([expect.objectContaining({ uploadId: id, partNumber: 1 })]);
+  });
+
+  it("keeps none of a checksummed PATCH when storage fails on its second part", async () => {
+    const logs = captureLogs(["upload_part_failed"]);
+    let calls = 0;
+    const probe = probeBucket(env.BUCKET, {
+      beforeUploadPart: () => {
+        if (++calls === 2) throw r2Error("We encountered an internal error. Please try again.", 10001);
+      },
+    });
+    const tus = new Tus(new Pipeline({ bucket: probe.bucket, producerVars: TUS_VARS }));
+    const data = bytes(12 * MiB, 35);
+    const { id } = await tus.open({ length: data.byteLength });
+    const response = await tus.patch(id, 0, data, { "upload-checksum": await uploadChecksum("sha256", data) });
+    expect(response.status).toBe(503);
+    expect(await tus.offset(id)).toBe(0);
+    expect(tus.partEvents(id)).toBe(0);
+    expect(logs.count("upload_part_failed")).toBe(1);
+  });
+
+  it("answers 503 to a creation-with-upload whose bytes storage refuses, leaving no open upload", async () => {
+    const logs = captureLogs(["upload_part_failed"]);
+    const probe = probeBucket(env.BUCKET, {
+      beforeUploadPart: () => {
+        throw r2Error("We encountered an internal error. Please try again.", 10001);
+      },
+    });
+    const tus = new Tus(new Pipeline({ bucket: probe.bucket, producerVars: TUS_VARS }));
+    const key = "tus-faults/cwu-refused.bin";
+    const response = await tus.create({ length: 6 * MiB, body: bytes(6 * MiB, 36), metadata: { key } });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("location")).toBeNull();
+    expect((await statesOfKey(key)).filter((state) => state === "open")).toEqual([]);
+    expect(logs.count("upload_part_failed")).toBe(1);
   });
 
   it("answers 5xx when the part event cannot be queued, and a resume completes byte-exact", async () => {

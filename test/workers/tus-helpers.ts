@@ -278,3 +278,31 @@ export async function tailBytesHeld(id: string): Promise<number> {
     return sql.exec<{ n: number }>("SELECT coalesce(sum(length(bytes)), 0) AS n FROM tail").one().n;
   });
 }
+
+/**
+ * A D1 binding whose batches commit and then, while `lose()` says so, throw as if the answer
+ * were lost on the way back: the write happened, the Worker cannot know it.
+ */
+export function lostAnswerDb(real: D1Database, lose: () => boolean): D1Database {
+  return new Proxy(real, {
+    get(target, prop) {
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          const result = await target.batch(statements);
+          if (lose()) throw new Error("D1_ERROR: injected: the answer was lost after the commit");
+          return result;
+        };
+      }
+      const value: unknown = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** The state of every upload of an object key (a refused create must leave none open). */
+export async function statesOfKey(key: string): Promise<string[]> {
+  const { results } = await env.DB.prepare("SELECT state FROM uploads WHERE object_key = ?1")
+    .bind(key)
+    .all<{ state: string }>();
+  return results.map((row) => row.state);
+}
