@@ -35,6 +35,7 @@ const SUITES = [
   { id: "scale", load: async () => (await import("./suites/scale.mjs")).scale },
   { id: "streams", load: async () => (await import("./suites/streams.mjs")).streamIngest },
   { id: "startup", load: async () => (await import("./suites/startup.mjs")).bundleAndColdStart },
+  { id: "tus", load: async () => (await import("./suites/tus.mjs")).tusVsNative },
 ];
 
 const { values: flags } = parseArgs({
