@@ -23,7 +23,7 @@ const TUS_VARS = { TUS_PART_SIZE: String(PART_SIZE) };
 const DAY = 24 * 60 * 60 * 1000;
 
 /**
- * Runs one PATCH that crosses a part boundary while `fault` is on, expects a 5xx, then resumes
+ * Runs one PATCH that crosses a part boundary while `fault` is on, expects a 503, then resumes
  * from the offset HEAD reports and checks the object is byte-exact: nothing lost or doubled.
  */
 async function failThenResume(tus: Tus, key: string, setFault: (on: boolean) => void) {
@@ -53,7 +53,7 @@ async function failThenResume(tus: Tus, key: string, setFault: (on: boolean) => 
 }
 
 describe("a tus PATCH that fails part-way can be resumed from HEAD's offset", () => {
-  it("answers 5xx when R2 refuses a part, and a resume from HEAD's offset completes byte-exact", async () => {
+  it("answers 503 when R2 refuses a part, and a resume from HEAD's offset completes byte-exact", async () => {
     const logs = captureLogs(["upload_part_failed"]);
     let failing = false;
     const probe = probeBucket(env.BUCKET, {
@@ -68,7 +68,7 @@ describe("a tus PATCH that fails part-way can be resumed from HEAD's offset", ()
     expect(logs.named("upload_part_failed")).toEqual([expect.objectContaining({ uploadId: id, partNumber: 1 })]);
   });
 
-  it("answers 5xx when D1 fails to record a part, and a resume completes byte-exact", async () => {
+  it("answers 503 when D1 fails to record a part, and a resume completes byte-exact", async () => {
     const logs = captureLogs(["record_part_failed"]);
     let failing = false;
     let injected = 0;
@@ -125,7 +125,7 @@ describe("a tus PATCH that fails part-way can be resumed from HEAD's offset", ()
     expect(logs.count("upload_part_failed")).toBe(1);
   });
 
-  it("answers 5xx when the part event cannot be queued, and a resume completes byte-exact", async () => {
+  it("answers 503 when the part event cannot be queued, and a resume completes byte-exact", async () => {
     const logs = captureLogs(["enqueue_failed"]);
     const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
     const { id } = await failThenResume(tus, "tus-faults/queue.bin", (on) => {
@@ -174,7 +174,7 @@ describe("a tus PATCH that fails part-way can be resumed from HEAD's offset", ()
 describe("PATCHes that overlap", () => {
   it("lets exactly one of two racing PATCHes at the same offset in", async () => {
     const tus = new Tus(new Pipeline());
-    const { id } = await tus.open({ length: 1000, metadata: { key: "tus/race.bin" } });
+    const { id } = await tus.open({ length: 1000, metadata: { key: "tus-faults/race.bin" } });
     const a = bytes(300, 15);
     const b = bytes(400, 16);
     const [ra, rb] = await Promise.all([tus.patch(id, 0, a), tus.patch(id, 0, b)]);
@@ -187,7 +187,7 @@ describe("PATCHes that overlap", () => {
     const data = concat(winner, bytes(1000 - winner.byteLength, 17));
     await tus.send(id, data, { from: winner.byteLength });
     await tus.pipeline.settle();
-    expect(await tus.object("tus/race.bin")).toEqual(await served(data));
+    expect(await tus.object("tus-faults/race.bin")).toEqual(await served(data));
   });
 
   it("makes a second PATCH at the same offset wait with 423, and completes itself", async () => {
@@ -218,6 +218,7 @@ describe("PATCHes that overlap", () => {
     expect((await tus.delete(id)).status).toBe(204);
     body.release();
     expect((await patch).status).toBeGreaterThanOrEqual(400);
+    expect(tus.partEvents(id)).toBe(0);
     await tus.pipeline.settle();
     expect((await tus.head(id)).status).toBe(410);
     expect((await tus.pipeline.status(id)).state).toBe("aborted");
@@ -245,7 +246,7 @@ describe("a tus upload's part events, delivered twice, late and out of order", (
     const pipeline = new Pipeline({ bucket: probe.bucket, producerVars: TUS_VARS });
     const tus = new Tus(pipeline);
     const data = bytes(11 * MiB + 3, 19);
-    const { id } = await tus.open({ length: data.byteLength, metadata: { key: "tus/dupes.bin" } });
+    const { id } = await tus.open({ length: data.byteLength, metadata: { key: "tus-faults/dupes.bin" } });
     await tus.send(id, data, { chunk: 4 * MiB });
     const events = pipeline.queue.drainAll();
     expect(events.filter((e) => e.type === "part.uploaded").length).toBeGreaterThanOrEqual(3);
@@ -257,7 +258,7 @@ describe("a tus upload's part events, delivered twice, late and out of order", (
     await pipeline.settle();
     expect((await pipeline.status(id)).state).toBe("completed");
     expect(probe.completeCalls()).toBe(1);
-    expect(await tus.object("tus/dupes.bin")).toEqual(await served(data));
+    expect(await tus.object("tus-faults/dupes.bin")).toEqual(await served(data));
   });
 });
 
