@@ -110,8 +110,12 @@ export async function appendBytes(
       if (pendingBytes < need) {
         const declaredLeft = request.contentLength === null ? null : request.contentLength - reader.consumed;
         if (pendingBytes === 0 && declaredLeft !== null && declaredLeft >= need) {
-          // The request holds the rest of this part: stream it through.
-          await write(partStream(tailBytes > 0 ? await stub.storedTail(lease) : null, reader, need), partSize, final);
+          // The request holds the rest of this part: stream it through, the body itself
+          // when it is exactly this part (R2 reads it natively: an aligned PATCH costs what a
+          // native part PUT does).
+          const whole = tailBytes === 0 && declaredLeft === need ? reader.rest(need) : null;
+          const stored = tailBytes > 0 ? await stub.storedTail(lease) : null;
+          await write(whole ?? partStream(stored, reader, need), partSize, final);
           continue;
         }
         const chunk = await reader.read(need - pendingBytes);
