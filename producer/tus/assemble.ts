@@ -1,4 +1,6 @@
 import { abortUpload } from "../../shared/abort";
+import { completeNow } from "../../shared/completion";
+import { mapWithConcurrency } from "../../shared/concurrency";
 import { summarizeParts } from "../../shared/db/parts";
 import { getUpload } from "../../shared/db/uploads";
 import type { Env } from "../env";
@@ -8,30 +10,37 @@ import type { TusMeta } from "./types";
 
 type Partial = NonNullable<TusMeta["partials"]>[number];
 
+/** Parts copied at once: R2 reads and writes in parallel, memory stays a few chunks per part. */
+const COPY_CONCURRENCY = 4;
+
 /**
  * Assembles a final upload (concatenation) from its partial uploads: each of its parts is read
  * from the partials' staged objects, whatever their boundaries, and written and recorded like
- * any part, so the consumer completes the final upload as it completes every other. Parts
- * already recorded are skipped, so a retry after a failure goes on where it stopped. "waiting"
- * while a partial is still being completed by the consumer.
+ * any part, with their events on the queue, and the upload completes through the same claim
+ * as every other. Parts already recorded are skipped, so a retry after a failure goes on where
+ * it stopped. "waiting" while a partial is still being completed.
  */
 export async function assembleFinal(env: Env, meta: TusMeta): Promise<"waiting" | "done"> {
   const partials = meta.partials ?? [];
   for (const partial of partials) {
-    const row = await getUpload(env.DB, partial.uploadId);
+    let row = await getUpload(env.DB, partial.uploadId);
+    // Every byte of a partial is in (the final was only created then): complete it here rather
+    // than wait for the consumer's batch window. If the consumer holds the claim, it finishes.
+    if (row?.state === "open") row = await completeNow(env, partial.uploadId, Date.now());
     if (row?.state === "open" || row?.state === "completing") return "waiting";
     if (row?.state !== "completed") {
       await abortUpload(env, meta.uploadId, "partial_upload_failed", Date.now());
       return "done";
     }
   }
-  let upload = await getUpload(env.DB, meta.uploadId);
+  const upload = await getUpload(env.DB, meta.uploadId);
   if (upload === null || upload.state !== "open") return "done";
   const length = meta.length ?? 0;
   const count = partsFor(length, meta.partSize);
   const recorded = new Set((await summarizeParts(env.DB, meta.uploadId)).numbers);
-  for (let partNumber = 1; partNumber <= count; partNumber++) {
-    if (recorded.has(partNumber)) continue;
+  const missing = Array.from({ length: count }, (_, index) => index + 1).filter((n) => !recorded.has(n));
+  // The final upload's part count was fixed at its creation, so its parts can go in any order.
+  await mapWithConcurrency(missing, COPY_CONCURRENCY, async (partNumber) => {
     const start = (partNumber - 1) * meta.partSize;
     const size = Math.min(meta.partSize, length - start);
     const written = await writePart(env, upload, {
@@ -41,11 +50,12 @@ export async function assembleFinal(env: Env, meta: TusMeta): Promise<"waiting" 
       sha256: null,
       final: partNumber === count,
     });
-    upload = written.upload;
     await recordPart(env, written);
-  }
-  // Every byte is in the final upload's parts now: the staged partial objects can go.
+  });
+  // Every byte is in the final upload's parts now: the staged partial objects can go, and the
+  // upload is completed right here (the consumer, when its events come, finds it done).
   await env.BUCKET.delete(partials.map((partial) => partial.key));
+  await completeNow(env, meta.uploadId, Date.now());
   return "done";
 }
 
