@@ -90,57 +90,45 @@ export function partStream(
   body: ByteReader,
   count: number,
 ): ReadableStream<Uint8Array> {
-  const tail = stored?.getReader() ?? null;
   let remaining = count;
-  let tailDone = tail === null;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!tailDone && tail !== null) {
-        const next = await tail.read();
-        if (!next.done) {
-          controller.enqueue(next.value);
-          return;
-        }
-        tailDone = true;
-      }
-      if (remaining === 0) {
-        controller.close();
-        return;
-      }
-      // A body that ends (or is cut off) inside the part just ends the stream early: R2's
-      // fixed-length read then fails as a short body (400), not as a storage failure.
-      const chunk = await body.read(remaining).catch(() => null);
-      if (chunk === null) {
-        controller.close();
-        return;
-      }
-      remaining -= chunk.byteLength;
-      controller.enqueue(chunk);
-      if (remaining === 0) controller.close();
-    },
+  return tailThen(stored, async () => {
+    if (remaining === 0) return null;
+    // A body that ends (or is cut off) inside the part just ends the stream early: R2's
+    // fixed-length read then fails as a short body (400), not as a storage failure.
+    const chunk = await body.read(remaining).catch(() => null);
+    if (chunk !== null) remaining -= chunk.byteLength;
+    return chunk;
   });
 }
 
-/** A stream of byte chunks already in memory. */
+/** A stream of `stored` (the tail, if any), then of byte chunks already in memory. */
 export function chunksStream(
   stored: ReadableStream<Uint8Array> | null,
   chunks: Uint8Array[],
 ): ReadableStream<Uint8Array> {
-  const tail = stored?.getReader() ?? null;
   const queue = [...chunks];
+  return tailThen(stored, async () => queue.shift() ?? null);
+}
+
+/** The stored tail's bytes, then whatever `next` gives until it gives null. */
+function tailThen(
+  stored: ReadableStream<Uint8Array> | null,
+  next: () => Promise<Uint8Array | null>,
+): ReadableStream<Uint8Array> {
+  const tail = stored?.getReader() ?? null;
   let tailDone = tail === null;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       if (!tailDone && tail !== null) {
-        const next = await tail.read();
-        if (!next.done) {
-          controller.enqueue(next.value);
+        const read = await tail.read();
+        if (!read.done) {
+          controller.enqueue(read.value);
           return;
         }
         tailDone = true;
       }
-      const chunk = queue.shift();
-      if (chunk === undefined) controller.close();
+      const chunk = await next();
+      if (chunk === null) controller.close();
       else controller.enqueue(chunk);
     },
   });
