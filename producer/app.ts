@@ -7,7 +7,16 @@ import { corsForConfiguredOrigins } from "./cors";
 import { mount } from "./http/route";
 import { compatApp } from "./routes/compat/app";
 import { nativeRoutes } from "./routes/index";
-import { tusProtocol } from "./routes/tus/common";
+import { tusProtocol, tusRewrite } from "./routes/tus/common";
+
+/** The execution context, where the runtime gave one (a test may call fetch without it). */
+function executionContextOf(c: Context<AppEnv>) {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Every error becomes the one JSON error body; anything unexpected is logged and answered 500. */
 function errorResponse(err: unknown, c: Context<AppEnv>): Response {
@@ -28,8 +37,11 @@ app.use("*", async (c, next) => {
   if (c.req.query("action") === undefined) return next();
   return compat.fetch(c.req.raw, c.env);
 });
-// tus: every request names the protocol version, every answer too.
-app.use("/files/*", tusProtocol);
+// tus: X-HTTP-Method-Override and the bare /files first; every request names the protocol
+// version, every answer too.
+const tusDispatch = tusRewrite((request, c) => app.fetch(request, c.env, executionContextOf(c)));
+app.use("/files", tusDispatch);
+app.use("/files/*", tusDispatch, tusProtocol);
 mount(app, nativeRoutes);
 app.notFound((c) => errorResponse(errors.routeNotFound(c.req.method, new URL(c.req.url).pathname), c));
 app.onError(errorResponse);

@@ -5,6 +5,28 @@ import { type AppContext, type AppEnv, config } from "../../context";
 import { httpDate, TUS_VERSION } from "../../tus/protocol";
 import type { TusSnapshot } from "../../tus/types";
 
+/**
+ * What tus asks of a server before routing: `X-HTTP-Method-Override` is the request's method
+ * (for clients behind proxies that only pass GET and POST), and `/files` is the creation URL
+ * as much as `/files/`. Such a request is answered as the request it stands for.
+ */
+export function tusRewrite(
+  dispatch: (request: Request, c: AppContext) => Response | Promise<Response>,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const override = c.req.header("x-http-method-override")?.trim().toUpperCase();
+    const url = new URL(c.req.url);
+    const bare = url.pathname === "/files";
+    if (override === undefined && !bare) return next();
+    if (bare) url.pathname = "/files/";
+    const method = override ?? c.req.method;
+    const headers = new Headers(c.req.raw.headers);
+    headers.delete("x-http-method-override");
+    const body = method === "GET" || method === "HEAD" ? null : c.req.raw.body;
+    return dispatch(new Request(url, { method, headers, body }), c);
+  };
+}
+
 /** Every tus request but OPTIONS names the protocol version; every tus answer does too. */
 export const tusProtocol: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.req.method !== "OPTIONS" && c.req.header("tus-resumable") !== TUS_VERSION) {
