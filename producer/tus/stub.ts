@@ -8,8 +8,7 @@ export type TusStub = DurableObjectStub<TusUpload>;
 
 /** The Durable Object of one tus upload, named by the upload id. */
 export function tusStub(env: Pick<Env, "TUS_UPLOADS">, uploadId: string): TusStub {
-  // The generated Env types the namespace without its class (the types skip the main module).
-  return env.TUS_UPLOADS.getByName(uploadId) as unknown as TusStub;
+  return env.TUS_UPLOADS.getByName(uploadId);
 }
 
 export const refusalError = (refusal: Refusal) => new ApiError(refusal.status, refusal.code, refusal.message);
