@@ -21,6 +21,16 @@ import {
 const KiB = 1024;
 const fresh = Tus.fresh;
 const fleet = { authorization: `Bearer ${FLEET_KEY}` };
+const TUS_ASKED =
+  "tus-resumable,upload-length,upload-defer-length,upload-offset,upload-metadata,upload-checksum,upload-concat,content-type,authorization";
+const TUS_EXPOSED = [
+  "location",
+  "upload-offset",
+  "upload-length",
+  "upload-expires",
+  "upload-metadata",
+  "upload-concat",
+].concat(["upload-part-size", "upload-token", "tus-resumable", "tus-version", "tus-extension", "tus-max-size"]);
 
 describe("tus discovery", () => {
   it("answers OPTIONS without a credential or Tus-Resumable, naming what the server supports", async () => {
@@ -59,6 +69,36 @@ describe("tus discovery", () => {
     tus.version = TUS_VERSION;
     expect(await uploadCount()).toBe(count);
     expect(await tus.view(id)).toEqual(before);
+  });
+});
+
+describe("tus from a browser (CORS_ORIGINS set)", () => {
+  it("allows the tus methods and headers in a preflight and exposes the tus headers on answers", async () => {
+    const tus = new Tus(new Pipeline({ producerVars: { CORS_ORIGINS: "https://app.example" } }));
+    const origin = { origin: "https://app.example" };
+    const preflight = await tus.pipeline.fetch("/files/some-id", {
+      method: "OPTIONS",
+      headers: { ...origin, "access-control-request-method": "PATCH", "access-control-request-headers": TUS_ASKED },
+    });
+    expect(preflight.headers.get("access-control-allow-origin")).toBe(origin.origin);
+    expect(headerList(preflight.headers.get("access-control-allow-methods"))).toEqual(
+      expect.arrayContaining(["POST", "HEAD", "PATCH", "DELETE"]),
+    );
+    const allowed = headerList(preflight.headers.get("access-control-allow-headers")).map((h) => h.toLowerCase());
+    expect(allowed).toEqual(expect.arrayContaining(TUS_ASKED.split(",")));
+
+    const created = await tus.create({ length: 10, headers: origin });
+    const exposed = headerList(created.headers.get("access-control-expose-headers")).map((h) => h.toLowerCase());
+    expect(exposed).toEqual(expect.arrayContaining(TUS_EXPOSED));
+  });
+
+  it("answers a cross-origin OPTIONS that is no preflight as tus discovery", async () => {
+    const tus = new Tus(new Pipeline({ producerVars: { CORS_ORIGINS: "https://app.example" } }));
+    const origin = { origin: "https://app.example" };
+    // No Access-Control-Request-Method: the browser's actual OPTIONS request, after its preflight.
+    const discovery = await tus.pipeline.fetch("/files/", { method: "OPTIONS", headers: origin });
+    expect(discovery.headers.get("tus-version")).toBe(TUS_VERSION);
+    expect(discovery.headers.get("tus-extension")).not.toBeNull();
   });
 });
 
