@@ -1,7 +1,6 @@
 // tus-js-client's parallelUploads: it uploads byte ranges as partial uploads (Upload-Concat:
 // partial) at once, then creates the final upload from their URLs. The server assembles the
 // final object and the consumer completes it after the POST, so the tests wait for it.
-import * as tus from "tus-js-client";
 import { describe, expect, it } from "vitest";
 import { MiB, uniqueKey } from "./helpers.js";
 import {
@@ -10,10 +9,12 @@ import {
   MemoryUrlStorage,
   randomFile,
   recordingStack,
+  resumeFromStorage,
   runUpload,
   serverPartSize,
   tusFetch,
   uploadIdOf,
+  uploadThenStop,
 } from "./tus-helpers.js";
 
 /** Uploads `bytes` with the given parallel options and checks the final upload and object. */
@@ -73,37 +74,14 @@ describe("tus-js-client parallel uploads (concatenation)", () => {
     const options = { ...baseOptions(key), parallelUploads: 2, chunkSize: MiB, urlStorage: new MemoryUrlStorage() };
     // Stopped after three accepted chunks: neither partial (four chunks each) is complete, and
     // the other partial's PATCH in flight is cut off.
-    await new Promise<void>((resolve, reject) => {
-      let accepted = 0;
-      const upload = new tus.Upload(bytes, {
-        ...options,
-        onError: reject,
-        onSuccess: () => reject(new Error("the upload finished before it was stopped")),
-        onChunkComplete: () => {
-          if (++accepted === 3) upload.abort().then(resolve, reject);
-        },
-      });
-      upload.start();
-    });
+    await uploadThenStop(bytes, options, 3, (upload) => upload.abort());
 
     // The dropped PATCH may still be winding up on the server: tus-js-client retries 409 and 423.
     const wire = recordingStack();
-    const url = await new Promise<string>((resolve, reject) => {
-      const upload = new tus.Upload(bytes, {
-        ...options,
-        retryDelays: [100, 300, 1000, 2000],
-        httpStack: wire.stack,
-        onSuccess: () => resolve(upload.url ?? ""),
-        onError: reject,
-      });
-      upload
-        .findPreviousUploads()
-        .then((previous) => {
-          expect(previous.map((entry) => entry.parallelUploadUrls?.length)).toEqual([2]);
-          upload.resumeFromPreviousUpload(previous[0]!);
-          upload.start();
-        })
-        .catch(reject);
+    const url = await resumeFromStorage(bytes, {
+      ...options,
+      retryDelays: [100, 300, 1000, 2000],
+      httpStack: wire.stack,
     });
 
     // No partial was created again: the only POST is the final's; the partials resumed at HEAD.

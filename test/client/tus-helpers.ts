@@ -148,6 +148,53 @@ export function runUpload(source: Source, options: tus.UploadOptions) {
   });
 }
 
+/** Each PATCH starts where the previous one ended, every one is accepted, and the last reaches `size`. */
+export function expectContiguous(patches: Exchange[], start: number, size: number) {
+  let offset = start;
+  for (const patch of patches) {
+    expect(patch).toMatchObject({ offset, status: 204, answeredOffset: offset + patch.bytes });
+    offset += patch.bytes;
+  }
+  expect(offset).toBe(size);
+}
+
+/** Starts an upload and stops it, with `stop`, after `chunks` PATCHes were accepted. */
+export function uploadThenStop(
+  bytes: Buffer,
+  options: tus.UploadOptions,
+  chunks: number,
+  stop: (upload: tus.Upload) => Promise<void>,
+) {
+  return new Promise<string>((resolve, reject) => {
+    let accepted = 0;
+    const upload = new tus.Upload(bytes, {
+      ...options,
+      onError: reject,
+      onSuccess: () => reject(new Error("the upload finished before it was stopped")),
+      // Called before the next PATCH is sent: stopping here leaves no request in flight.
+      onChunkComplete: () => {
+        if (++accepted === chunks) stop(upload).then(() => resolve(upload.url ?? ""), reject);
+      },
+    });
+    upload.start();
+  });
+}
+
+/** A new tus.Upload of the same bytes finds the stored URL and resumes there; resolves with the URL. */
+export function resumeFromStorage(bytes: Buffer, options: tus.UploadOptions) {
+  return new Promise<string>((resolve, reject) => {
+    const upload = new tus.Upload(bytes, { ...options, onSuccess: () => resolve(upload.url ?? ""), onError: reject });
+    upload
+      .findPreviousUploads()
+      .then((previous) => {
+        expect(previous).toHaveLength(1);
+        upload.resumeFromPreviousUpload(previous[0]!);
+        upload.start();
+      })
+      .catch(reject);
+  });
+}
+
 /** Polls GET /uploads/{id} until it reaches `state`; another final state fails at once. */
 export async function waitForState(id: string, state: Status["state"], timeout = 30_000): Promise<Status> {
   const deadline = Date.now() + timeout;

@@ -6,68 +6,23 @@ import { describe, expect, it } from "vitest";
 import { endpoint, fetchObject, fetchStatus, MiB, token, uniqueKey } from "./helpers.js";
 import {
   baseOptions,
-  type Exchange,
   expectCompletedObject,
+  expectContiguous,
   lateEndingStream,
   MemoryUrlStorage,
   randomFile,
   recordingStack,
+  resumeFromStorage,
   runUpload,
   serverPartSize,
   streamOf,
   tusEndpoint,
   tusFetch,
   uploadIdOf,
+  uploadThenStop,
 } from "./tus-helpers.js";
 
 const KiB = 1024;
-
-/** Each PATCH starts where the previous one ended, every one is accepted, and the last reaches `size`. */
-function expectContiguous(patches: Exchange[], start: number, size: number) {
-  let offset = start;
-  for (const patch of patches) {
-    expect(patch).toMatchObject({ offset, status: 204, answeredOffset: offset + patch.bytes });
-    offset += patch.bytes;
-  }
-  expect(offset).toBe(size);
-}
-
-/** Starts an upload and stops it, with `stop`, after `chunks` PATCHes were accepted. */
-function uploadThenStop(
-  bytes: Buffer,
-  options: tus.UploadOptions,
-  chunks: number,
-  stop: (upload: tus.Upload) => Promise<void>,
-) {
-  return new Promise<string>((resolve, reject) => {
-    let accepted = 0;
-    const upload = new tus.Upload(bytes, {
-      ...options,
-      onError: reject,
-      onSuccess: () => reject(new Error("the upload finished before it was stopped")),
-      // Called before the next PATCH is sent: stopping here leaves no request in flight.
-      onChunkComplete: () => {
-        if (++accepted === chunks) stop(upload).then(() => resolve(upload.url ?? ""), reject);
-      },
-    });
-    upload.start();
-  });
-}
-
-/** A new tus.Upload of the same bytes finds the stored URL and resumes there; resolves with the URL. */
-function resumeFromStorage(bytes: Buffer, options: tus.UploadOptions) {
-  return new Promise<string>((resolve, reject) => {
-    const upload = new tus.Upload(bytes, { ...options, onSuccess: () => resolve(upload.url ?? ""), onError: reject });
-    upload
-      .findPreviousUploads()
-      .then((previous) => {
-        expect(previous).toHaveLength(1);
-        upload.resumeFromPreviousUpload(previous[0]!);
-        upload.start();
-      })
-      .catch(reject);
-  });
-}
 
 const expectGone = async (url: string) => {
   const head = await tusFetch(url, { method: "HEAD" });
@@ -136,6 +91,20 @@ describe("tus-js-client uploads through /files/", () => {
       answeredOffset: chunkSize,
     });
     expectContiguous(wire.patches(), chunkSize, bytes.length);
+    await expectCompletedObject(id, key, bytes);
+  });
+
+  it("sends its chunks as POST with X-HTTP-Method-Override: PATCH (overridePatchMethod)", async () => {
+    const bytes = randomFile(3 * MiB + 5);
+    const key = uniqueKey("override.bin");
+    const wire = recordingStack();
+    const options = { ...baseOptions(key), chunkSize: 2 * MiB, overridePatchMethod: true, httpStack: wire.stack };
+    const { id } = await runUpload(bytes, options);
+    expect(wire.exchanges.map(({ method, offset, status }) => [method, offset, status])).toEqual([
+      ["POST", null, 201],
+      ["POST", 0, 204],
+      ["POST", 2 * MiB, 204],
+    ]);
     await expectCompletedObject(id, key, bytes);
   });
 
