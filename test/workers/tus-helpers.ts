@@ -14,6 +14,16 @@ export const OCTET_STREAM = "application/offset+octet-stream";
 /** Every extension TUS.md promises, sorted. */
 export const TUS_EXTENSIONS =
   "creation creation-with-upload creation-defer-length termination expiration checksum concatenation".split(" ").sort();
+/** Request headers a browser tus client sends, which a CORS preflight must allow. */
+export const TUS_REQUEST_HEADERS = [
+  ...["tus-resumable", "upload-length", "upload-defer-length", "upload-offset", "upload-metadata"],
+  ...["upload-checksum", "upload-concat", "content-type", "authorization"],
+];
+/** Answer headers a browser tus client reads, which CORS must expose. */
+export const TUS_RESPONSE_HEADERS = [
+  ...["location", "upload-offset", "upload-length", "upload-expires", "upload-metadata", "upload-concat"],
+  ...["upload-part-size", "upload-token", "tus-resumable", "tus-version", "tus-extension", "tus-max-size"],
+];
 /** RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT". */
 export const IMF_FIXDATE =
   /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
