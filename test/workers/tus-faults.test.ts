@@ -262,6 +262,25 @@ describe("a tus upload's part events, delivered twice, late and out of order", (
   });
 });
 
+describe("part events that arrive after a DELETE", () => {
+  it("change nothing: the upload stays aborted and no object appears", async () => {
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    const key = "tus-faults/deleted-late.bin";
+    const { id } = await tus.open({ length: 2 * PART_SIZE + 10, metadata: { key } });
+    // Every byte is in: the events alone would complete the upload, but the DELETE comes first.
+    await tus.send(id, bytes(2 * PART_SIZE + 10, 71));
+    const events = tus.pipeline.queue.drainAll();
+    expect((await tus.delete(id)).status).toBe(204);
+
+    const result = await tus.pipeline.deliver([...events, ...events]);
+    await tus.pipeline.settle();
+    expect(result.retryMessages).toEqual([]);
+    expect((await tus.pipeline.status(id)).state).toBe("aborted");
+    expect(await env.BUCKET.head(key)).toBeNull();
+    expect((await tus.head(id)).status).toBe(410);
+  });
+});
+
 describe("an abandoned tus upload", () => {
   it("is swept by the cron: HEAD answers 410, the status is aborted, and nothing staged is left", async () => {
     const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
