@@ -264,6 +264,16 @@ describe("tus PATCH refusals keep nothing", () => {
     expect((await tus.patch(id, 60, bytes(40, 13))).status).toBe(204);
   });
 
+  it("answers 413 and keeps nothing when a deferred length comes in over Tus-Max-Size", async () => {
+    const tus = new Tus(new Pipeline());
+    const max = Number((await tus.pipeline.fetch("/files/", { method: "OPTIONS" })).headers.get("tus-max-size"));
+    const { id } = await tus.open({ defer: true });
+    const before = await tus.view(id);
+    expect((await tus.patch(id, 0, bytes(10, 27), { "upload-length": String(max + 1) })).status).toBe(413);
+    expect(await tus.view(id)).toEqual(before);
+    expect((await tus.head(id)).headers.get("upload-defer-length")).toBe("1");
+  });
+
   it("answers 413 and keeps nothing when a body of unknown length runs past Upload-Length", async () => {
     const { tus, id } = await fresh(5 * MiB + 10, { TUS_PART_SIZE: String(5 * MiB) });
     const before = await tus.view(id);
