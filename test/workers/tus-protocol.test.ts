@@ -346,6 +346,29 @@ describe("tus uploads end at Upload-Length", () => {
   });
 });
 
+describe("tus bodies of every shape", () => {
+  it("completes from PATCHes of exactly one part each, and from bodies of unknown length", async () => {
+    const tus = new Tus(new Pipeline({ producerVars: { TUS_PART_SIZE: String(5 * MiB) } }));
+    const data = bytes(3 * 5 * MiB + 1, 28);
+    const aligned = await tus.open({ length: data.byteLength, metadata: { key: "tus/aligned.bin" } });
+    await tus.send(aligned.id, data, { chunk: 5 * MiB });
+    const chunked = await tus.open({ length: data.byteLength, metadata: { key: "tus/chunked.bin" } });
+    // No Content-Length: 7 MiB, then the rest, each streamed in 64 KiB pieces.
+    const pieces: [number, number][] = [
+      [0, 7 * MiB],
+      [7 * MiB, data.byteLength],
+    ];
+    for (const [from, to] of pieces) {
+      const response = await tus.patch(chunked.id, from, streamOf(data.subarray(from, to)));
+      expect(response.status).toBe(204);
+      expect(response.headers.get("upload-offset")).toBe(String(to));
+    }
+    await tus.pipeline.settle();
+    expect(await tus.object("tus/aligned.bin")).toEqual(await served(data));
+    expect(await tus.object("tus/chunked.bin")).toEqual(await served(data));
+  });
+});
+
 describe("tus termination", () => {
   it("answers DELETE with 204, then 410 to HEAD and PATCH, and leaves no staged bytes", async () => {
     const { tus, id } = await fresh(12 * MiB, { TUS_PART_SIZE: String(5 * MiB) });
