@@ -42,6 +42,9 @@ export async function tallyBatch(
         JSON.stringify({ event: "malformed_message", messageId: message.id, issues: parsed.error.issues.length }),
       );
       message.ack();
+    } else if (parsed.data.type === "health.ping") {
+      // The producer's health check only needed the queue to take it.
+      message.ack();
     } else if (parsed.data.type === "part.uploaded") {
       deliveries.push({ message, event: parsed.data });
     } else if ("notification" in parsed.data) {

@@ -43,5 +43,9 @@ export const NotificationEvent = z.object({
 });
 export type NotificationEvent = z.infer<typeof NotificationEvent>;
 
-export const QueueMessage = z.discriminatedUnion("type", [PartEvent, StreamEvent, NotificationEvent]);
+/** GET /healthz proves the queue takes messages with this one; the consumer acks it and does nothing. */
+export const HealthPing = z.object({ type: z.literal("health.ping") });
+export type HealthPing = z.infer<typeof HealthPing>;
+
+export const QueueMessage = z.discriminatedUnion("type", [PartEvent, StreamEvent, NotificationEvent, HealthPing]);
 export type QueueMessage = z.infer<typeof QueueMessage>;

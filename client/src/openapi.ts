@@ -13,13 +13,34 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    get?: never;
+    /**
+     * List uploads
+     * @description Newest first by default; `expiring`: open uploads, soonest first. See docs/api.md.
+     */
+    get: operations["listUploads"];
     put?: never;
     /**
      * Open an upload
      * @description Opens an R2 multipart upload for `key`. With `parts`, the consumer completes the upload by itself once every part is in; with `mode: "stream"`, the client sends chunks of any size instead of parts.
      */
     post: operations["createUpload"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/uploads/summary": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Upload counts at a glance */
+    get: operations["getUploadSummary"];
+    put?: never;
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -185,6 +206,26 @@ export interface paths {
      * @description Appends the body at `Upload-Offset`. Whole parts stream into R2 as they arrive; bytes short of a part are stored until the next request completes it. The request that reaches Upload-Length ends the upload: the consumer completes the object, with no further call.
      */
     patch: operations["tusPatch"];
+    trace?: never;
+  };
+  "/healthz": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Health check
+     * @description Reaches D1, R2 and the queue; 503 names the one that failed.
+     */
+    get: operations["getHealth"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
     trace?: never;
   };
   "/openapi.json": {
@@ -416,6 +457,82 @@ export interface components {
         etag: string;
       }[];
     };
+    UploadListItem: {
+      /**
+       * @description Upload id: 22 URL-safe characters
+       * @example q3Zk0pX9-c1vT7wYbLm2Aw
+       */
+      uploadId: string;
+      key: string;
+      /** @enum {string} */
+      api: "native" | "compat" | "tus";
+      /** @enum {string} */
+      mode: "parts" | "stream";
+      /** @enum {string} */
+      state: "open" | "completing" | "completed" | "aborted" | "failed";
+      partSize: number | null;
+      expectedParts: number | null;
+      receivedParts: number;
+      bytesReceived: number;
+      size: number | null;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+      /** Format: date-time */
+      lastActivityAt: string;
+      expiresAt: string | null;
+      completedAt: string | null;
+      reason: string | null;
+    };
+    UploadList: {
+      items: components["schemas"]["UploadListItem"][];
+      nextCursor: string | null;
+    };
+    UploadSummary: {
+      byState: {
+        open: number;
+        completing: number;
+        completed: number;
+        aborted: number;
+        failed: number;
+      };
+      bytesInFlight: number;
+      oldestOpen: {
+        /**
+         * @description Upload id: 22 URL-safe characters
+         * @example q3Zk0pX9-c1vT7wYbLm2Aw
+         */
+        uploadId: string;
+        key: string;
+        /** Format: date-time */
+        createdAt: string;
+      } | null;
+      expiringWithinHour: number;
+      /** Format: date-time */
+      generatedAt: string;
+    };
+    HealthReport: {
+      /** @enum {string} */
+      status: "ok" | "unavailable";
+      checks: {
+        d1: {
+          ok: boolean;
+          ms: number;
+          error?: string;
+        };
+        r2: {
+          ok: boolean;
+          ms: number;
+          error?: string;
+        };
+        queue: {
+          ok: boolean;
+          ms: number;
+          error?: string;
+        };
+      };
+    };
   };
   responses: {
     /** @description Refused; the body says why */
@@ -435,6 +552,44 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+  listUploads: {
+    parameters: {
+      query?: {
+        /** @description States, comma-separated or repeated */
+        state?: string;
+        /** @description Object key prefix */
+        prefix?: string;
+        api?: "native" | "compat" | "tus" | "stream";
+        createdAfter?: string;
+        staleBefore?: string;
+        order?: "newest" | "oldest" | "expiring";
+        limit?: string;
+        /** @description The previous page's nextCursor */
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of uploads */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["UploadList"];
+        };
+      };
+      /** @description The request is malformed; `error.details` names each bad field */
+      400: components["responses"]["Error"];
+      /** @description No credential, or one that is unknown, forged or expired */
+      401: components["responses"]["Error"];
+      /** @description The credential may not do this */
+      403: components["responses"]["Error"];
+    };
+  };
   createUpload: {
     parameters: {
       query?: never;
@@ -471,6 +626,30 @@ export interface operations {
       429: components["responses"]["Error"];
       /** @description Storage or the database is unavailable; try again */
       503: components["responses"]["Error"];
+    };
+  };
+  getUploadSummary: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The summary */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["UploadSummary"];
+        };
+      };
+      /** @description No credential, or one that is unknown, forged or expired */
+      401: components["responses"]["Error"];
+      /** @description The credential may not do this */
+      403: components["responses"]["Error"];
     };
   };
   getUpload: {
@@ -1105,6 +1284,37 @@ export interface operations {
       460: components["responses"]["Error"];
       /** @description Storage, the database or the queue is unavailable: HEAD, then resume */
       503: components["responses"]["Error"];
+    };
+  };
+  getHealth: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description All answered */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HealthReport"];
+        };
+      };
+      /** @description Unexpected server error */
+      500: components["responses"]["Error"];
+      /** @description One or more failed */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["HealthReport"];
+        };
+      };
     };
   };
   getOpenApiDocument: {

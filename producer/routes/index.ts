@@ -1,4 +1,5 @@
 import type { Route } from "../http/route";
+import { health } from "./health";
 import { getObject, headObject } from "./objects/read";
 import { openApi } from "./openapi";
 import { tusCreate } from "./tus/create";
@@ -9,13 +10,20 @@ import { tusTerminate } from "./tus/terminate";
 import { abort } from "./uploads/abort";
 import { complete } from "./uploads/complete";
 import { create } from "./uploads/create";
+import { listUploads } from "./uploads/list";
 import { putChunk } from "./uploads/put-chunk";
 import { putPart } from "./uploads/put-part";
 import { status } from "./uploads/status";
+import { uploadSummary } from "./uploads/summary";
 
-/** Every native route, in the order the API reference lists them. */
+/**
+ * Every native route, in the order the API reference lists them. `/uploads/summary` comes before
+ * `/uploads/{uploadId}`, which would otherwise take "summary" for an upload id.
+ */
 export const nativeRoutes: Route[] = [
   create,
+  listUploads,
+  uploadSummary,
   status,
   abort,
   complete,
@@ -29,6 +37,7 @@ export const nativeRoutes: Route[] = [
   tusPatch,
   tusTerminate,
   tusUploadOptions,
+  health,
   openApi,
 ];
 
