@@ -22,7 +22,7 @@ const id = (uploadId: string) => encodeURIComponent(uploadId);
 /** Keys may hold "/": encode each segment, keep the separators. */
 export const objectPath = (key: string) => `objects/${key.split("/").map(encodeURIComponent).join("/")}`;
 
-async function readJson(response: Response, label: string): Promise<unknown> {
+export async function readJson(response: Response, label: string): Promise<unknown> {
   try {
     return await response.json();
   } catch (error) {

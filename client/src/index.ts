@@ -7,16 +7,23 @@ export type {
   CreatedUpload,
   CreateUploadRequest,
   ErrorBody,
+  ListOrder,
+  ListUploadsQuery,
   ObjectInfo,
   PartUploadedResponse,
   StreamStatus,
+  UploadApi,
+  UploadList,
+  UploadListItem,
   UploadMode,
   UploadState,
   UploadStatus,
+  UploadSummary,
 } from "./contract.js";
 export { IngestError } from "./errors.js";
 export type { FinishName } from "./finish.js";
 export { createTransport, type Transport, type TransportOptions } from "./http.js";
+export { getUploadSummary, listUploads } from "./listing.js";
 export { DEFAULT_PART_SIZE, formatRanges, parseRanges } from "./parts.js";
 export { DEFAULT_RETRY } from "./retry.js";
 export type { UploadSource } from "./sources.js";

@@ -9,6 +9,9 @@ Commands:
   status <uploadId>        Show an upload's state and missing parts
   abort <uploadId>         Abort an open upload
   download <key> [file]    Save an object to file (default: the key's last segment; "-" = stdout)
+  list                     List uploads, newest first: a table on a terminal, tab-separated lines
+                           otherwise (id, state, key, bytes, parts, age, expires in)
+  summary                  Count uploads by state; bytes in flight; the oldest open upload
 
 Upload options:
   --key <key>              Object key (default: the file's name; required with "-")
@@ -21,6 +24,20 @@ Upload options:
                            (default: <file>.ingest.json, or ./<key>.ingest.json for stdin)
   --content-type <type>    Content-Type of the stored object
   --retries <n>            Retries per request on network errors, 429 and 5xx (default 6)
+
+List options:
+  --state <state>          open, completing, completed, aborted or failed; repeat it or give
+                           a comma list for several
+  --prefix <prefix>        Only keys that begin with it
+  --api <api>              native, compat (S3), tus or stream
+  --created-after <time>   Only uploads created after an ISO 8601 time: 2026-01-31T12:00:00Z
+  --stale-before <time>    Only open uploads that expire before the time: --stale-before now
+                           gives those past their expiry that the sweep has yet to abort
+  --order <order>          newest (default), oldest, or expiring (soonest first)
+  --limit <n>              Uploads per page, 1 to 200 (default 50)
+  --cursor <cursor>        Carry on where the previous page ended (the cursor it printed)
+  --all                    Follow the cursors to the last page
+  With --json: the page ({"items":[...],"nextCursor"}), or with --all one array of every item.
 
 Common options:
   --endpoint <url>         Service URL. Default: $INGEST_ENDPOINT, else ${DEFAULT_ENDPOINT}
@@ -40,4 +57,6 @@ Examples:
   ingest upload video.mp4 --resume video.mp4.ingest.json
   ingest status <uploadId> --json
   ingest download videos/cat.mp4 cat.mp4
+  ingest list --state open,failed --prefix videos/
+  ingest list --stale-before now --all --json
 `;

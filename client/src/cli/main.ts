@@ -3,6 +3,7 @@ import { abortCommand, downloadCommand, statusCommand } from "./commands.js";
 import { EXIT, type Globals, printError, UsageError } from "./context.js";
 import { HELP } from "./help.js";
 import { shieldIds } from "./ids.js";
+import { listCommand, summaryCommand } from "./list-command.js";
 import { uploadCommand } from "./upload-command.js";
 
 const OPTIONS = {
@@ -15,12 +16,39 @@ const OPTIONS = {
   concurrency: { type: "string" },
   wait: { type: "boolean", default: false },
   resume: { type: "string" },
-  state: { type: "string" },
+  // A state file for upload; for list, a state to show (repeatable).
+  state: { type: "string", multiple: true },
   "content-type": { type: "string" },
   retries: { type: "string" },
+  prefix: { type: "string" },
+  api: { type: "string" },
+  "created-after": { type: "string" },
+  "stale-before": { type: "string" },
+  order: { type: "string" },
+  limit: { type: "string" },
+  cursor: { type: "string" },
+  all: { type: "boolean", default: false },
 } as const;
 
-const UPLOAD_ONLY = ["key", "part-size", "concurrency", "wait", "resume", "state", "content-type", "retries"] as const;
+/** The commands each command-specific flag applies to; the other flags apply to all. */
+const ONLY: Partial<Record<keyof typeof OPTIONS, readonly string[]>> = {
+  key: ["upload"],
+  "part-size": ["upload"],
+  concurrency: ["upload"],
+  wait: ["upload"],
+  resume: ["upload"],
+  state: ["upload", "list"],
+  "content-type": ["upload"],
+  retries: ["upload"],
+  prefix: ["list"],
+  api: ["list"],
+  "created-after": ["list"],
+  "stale-before": ["list"],
+  order: ["list"],
+  limit: ["list"],
+  cursor: ["list"],
+  all: ["list"],
+};
 
 export async function main(argv: string[]): Promise<number> {
   let globals: Globals = { endpoint: undefined, token: undefined, json: argv.includes("--json") };
@@ -31,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     const values = {
       ...parsed.values,
       resume: parsed.values.resume === undefined ? undefined : restore(parsed.values.resume),
+      cursor: parsed.values.cursor === undefined ? undefined : restore(parsed.values.cursor),
     };
     globals = { endpoint: values.endpoint, token: values.token, json: values.json };
     const [command, ...rest] = positionals;
@@ -38,9 +67,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return command === undefined && !values.help ? EXIT.usage : EXIT.ok;
     }
-    if (command !== "upload") {
-      const misplaced = UPLOAD_ONLY.find((name) => values[name] !== undefined && values[name] !== false);
-      if (misplaced !== undefined) throw new UsageError(`--${misplaced} only applies to upload`);
+    for (const [name, commands] of Object.entries(ONLY)) {
+      const value = values[name as keyof typeof values];
+      if (value !== undefined && value !== false && !commands.includes(command))
+        throw new UsageError(`--${name} only applies to ${commands.join(" and ")}`);
     }
     const arity = (min: number, max: number, usage: string) => {
       if (rest.length < min || rest.length > max) throw new UsageError(`usage: ingest ${command} ${usage}`);
@@ -56,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
             concurrency: values.concurrency,
             wait: values.wait,
             resume: values.resume,
-            state: values.state,
+            state: single("--state", values.state),
             contentType: values["content-type"],
             retries: values.retries,
           },
@@ -71,6 +101,25 @@ export async function main(argv: string[]): Promise<number> {
       case "download":
         arity(1, 2, "<key> [file|-]");
         return await downloadCommand(rest[0] as string, rest[1], globals);
+      case "list":
+        arity(0, 0, "[--state S]... [--prefix P] [--api A] [--order O] [--limit N] [--cursor C] [--all] [--json]");
+        return await listCommand(
+          {
+            state: values.state ?? [],
+            prefix: values.prefix,
+            api: values.api,
+            createdAfter: values["created-after"],
+            staleBefore: values["stale-before"],
+            order: values.order,
+            limit: values.limit,
+            cursor: values.cursor,
+            all: values.all,
+          },
+          globals,
+        );
+      case "summary":
+        arity(0, 0, "[--json]");
+        return await summaryCommand(globals);
       default:
         throw new UsageError(`unknown command "${command}"; see ingest --help`);
     }
@@ -82,4 +131,10 @@ export async function main(argv: string[]): Promise<number> {
     printError(globals, usage ? new UsageError(error instanceof Error ? error.message : String(error)) : error);
     return usage ? EXIT.usage : EXIT.failed;
   }
+}
+
+/** A flag that may repeat for one command (--state for list) but means one thing for another. */
+function single(flag: string, values: string[] | undefined): string | undefined {
+  if (values !== undefined && values.length > 1) throw new UsageError(`${flag}: give it once`);
+  return values?.[0];
 }
