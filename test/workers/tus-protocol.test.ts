@@ -205,7 +205,11 @@ describe("tus PATCH refusals keep nothing", () => {
     const { tus, id } = await fresh(1000);
     await tus.send(id, bytes(100, 3));
     const before = await tus.view(id);
-    for (const offset of [0, 50, 99, 101, 200]) expect((await tus.patch(id, offset, bytes(10, 4))).status).toBe(409);
+    for (const offset of [0, 50, 99, 101, 200]) {
+      const response = await tus.patch(id, offset, bytes(10, 4));
+      expect(response.status).toBe(409);
+      expect(response.headers.get("tus-resumable")).toBe(TUS_VERSION);
+    }
     expect(await tus.view(id)).toEqual(before);
     expect(before.offset).toBe("100");
   });
@@ -379,7 +383,11 @@ describe("tus termination", () => {
     const deleted = await tus.delete(id);
     expect(deleted.status).toBe(204);
     expect(deleted.headers.get("tus-resumable")).toBe(TUS_VERSION);
-    expect((await tus.head(id)).status).toBe(410);
+    const gone = await tus.head(id);
+    expect(gone.status).toBe(410);
+    // tus 1.0: a HEAD for a gone upload carries no Upload-Offset.
+    expect(gone.headers.get("upload-offset")).toBeNull();
+    expect(gone.headers.get("tus-resumable")).toBe(TUS_VERSION);
     expect((await tus.patch(id, 6 * MiB, bytes(10, 21))).status).toBe(410);
     await tus.pipeline.settle();
     expect(await multipartOpen(id)).toBe(false);
@@ -390,7 +398,9 @@ describe("tus termination", () => {
 
   it("answers 404 to HEAD, PATCH and DELETE of an upload that never existed", async () => {
     const tus = new Tus(new Pipeline());
-    expect((await tus.head("no-such-upload")).status).toBe(404);
+    const unknown = await tus.head("no-such-upload");
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get("upload-offset")).toBeNull();
     expect((await tus.patch("no-such-upload", 0, bytes(1, 22))).status).toBe(404);
     expect((await tus.delete("no-such-upload")).status).toBe(404);
   });
