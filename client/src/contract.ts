@@ -5,7 +5,7 @@
  * test/client/contract/ fails `npm run typecheck` when these stop being exactly the server's zod
  * schemas (requests: what a schema accepts, responses: what it produces).
  */
-import type { components } from "./openapi.js";
+import type { components, operations } from "./openapi.js";
 
 type Schemas = components["schemas"];
 
@@ -28,51 +28,22 @@ export type ErrorBody = Schemas["Error"];
 export type UploadState = UploadStatus["state"];
 export type UploadMode = UploadStatus["mode"];
 
-// PROVISIONAL until the listing routes are in ./openapi.ts: written from the contract in
-// plan/LISTING.md, replaced by the generated types as soon as they land.
-/** How an upload came in: the native API (parts), S3-compatible, tus, or stream mode. */
-export type UploadApi = "native" | "compat" | "tus" | "stream";
-export type ListOrder = "newest" | "oldest" | "expiring";
-
-/** One row of GET /uploads: an upload's compact status. */
-export interface UploadListItem {
-  uploadId: string;
-  key: string;
-  api: string;
-  mode: UploadMode;
-  state: UploadState;
-  partSize: number | null;
-  expectedParts: number | null;
-  receivedParts: number;
-  bytesReceived: number;
-  /** The object's size once completed, else null. */
-  size: number | null;
-  createdAt: string;
-  updatedAt: string;
-  lastActivityAt: string;
-  /** Null unless open. */
-  expiresAt: string | null;
-  completedAt: string | null;
-  /** Why it was aborted or failed. */
-  reason: string | null;
-}
-
-/** The answer to GET /uploads. */
-export interface UploadList {
-  items: UploadListItem[];
-  nextCursor: string | null;
-}
-
+/** One row of GET /uploads: an upload's compact status (`size` once completed, `expiresAt` while open). */
+export type UploadListItem = Schemas["UploadListItem"];
+/** The answer to GET /uploads: a page, and the cursor of the next one (null after the last). */
+export type UploadList = Schemas["UploadList"];
 /** The answer to GET /uploads/summary. */
-export interface UploadSummary {
-  byState: Record<UploadState, number>;
-  bytesInFlight: number;
-  oldestOpen: { uploadId: string; key: string; createdAt: string } | null;
-  expiringWithinHour: number;
-  generatedAt: string;
-}
+export type UploadSummary = Schemas["UploadSummary"];
 
-/** Filters and paging of GET /uploads, as `listUploads` takes them. */
+type ListParameters = NonNullable<operations["listUploads"]["parameters"]["query"]>;
+/** How an upload came in, as GET /uploads filters it (tus: through /files/; stream: mode "stream"). */
+export type UploadApi = NonNullable<ListParameters["api"]>;
+export type ListOrder = NonNullable<ListParameters["order"]>;
+
+/**
+ * Filters and paging of GET /uploads, as `listUploads` takes them: the query string's parameters
+ * with their values typed (several states as an array, times as a Date or an ISO 8601 string).
+ */
 export interface ListUploadsQuery {
   /** One state, or several (any of them). */
   state?: UploadState | readonly UploadState[] | undefined;
