@@ -1,6 +1,7 @@
 import { evictDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { Rng } from "./chaos";
 import { flakyDb, probeBucket, r2Error } from "./faults";
 import { bytes, captureLogs, concat, MiB, Pipeline } from "./helpers";
 import {
@@ -300,6 +301,38 @@ describe("an abandoned tus upload", () => {
     expect.soft((await tus.head(id)).status, "HEAD after the sweep").toBe(410);
     expect.soft((await tus.patch(id, PART_SIZE + 1234, bytes(10, 42))).status, "PATCH after the sweep").toBe(410);
     expect.soft(await tailBytesHeld(id), "tail bytes the Durable Object still holds").toBe(0);
+  });
+});
+
+describe("random PATCH sizes with random dropped connections", () => {
+  it("completes every upload byte-exact, resuming each time from HEAD's offset", async () => {
+    const rng = new Rng(20261126);
+    const tus = new Tus(new Pipeline({ producerVars: TUS_VARS }));
+    const uploads = await Promise.all(
+      Array.from({ length: 4 }, async (_, n) => {
+        const data = bytes(PART_SIZE + rng.int(2 * PART_SIZE), 80 + n);
+        const key = `tus-faults/random-${n}.bin`;
+        return { data, key, id: (await tus.open({ length: data.byteLength, metadata: { key } })).id };
+      }),
+    );
+    let dropped = 0;
+    for (const { data, id } of uploads) {
+      for (let offset = 0; offset < data.byteLength; offset = await tus.offset(id)) {
+        const piece = data.subarray(offset, offset + 1 + rng.int(3 * MiB));
+        const length = { "content-length": String(piece.byteLength) };
+        if (rng.chance(0.3)) {
+          dropped++;
+          const cut = await tus.patch(id, offset, cutOff(piece, rng.int(piece.byteLength)), length);
+          expect(cut.status).toBe(400);
+        } else expect((await tus.patch(id, offset, piece)).status).toBe(204);
+      }
+    }
+    await tus.pipeline.settle();
+    expect(dropped).toBeGreaterThan(3);
+    for (const { data, key, id } of uploads) {
+      expect((await tus.pipeline.status(id)).state).toBe("completed");
+      expect(await tus.object(key), key).toEqual(await served(data));
+    }
   });
 });
 
