@@ -58,5 +58,9 @@ export const corsForConfiguredOrigins: MiddlewareHandler<AppEnv> = async (c, nex
           });
     handlers.set(c.env, handler);
   }
-  return handler === null ? next() : handler(c, next);
+  // Hono's CORS answers every OPTIONS as a preflight; one without Access-Control-Request-Method
+  // is not (a tus client asking what the server supports), so the route answers it.
+  const preflightLike = c.req.method === "OPTIONS";
+  if (handler === null || (preflightLike && c.req.header("access-control-request-method") === undefined)) return next();
+  return handler(c, next);
 };

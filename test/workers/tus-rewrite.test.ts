@@ -32,3 +32,38 @@ describe("tus requests behind restrictive proxies", () => {
     expect(head.headers.get("tus-resumable")).toBe("1.0.0");
   });
 });
+
+describe("tus discovery with CORS on", () => {
+  it("answers a plain OPTIONS with the tus capabilities and a preflight with CORS", async () => {
+    const pipeline = new Pipeline({ producerVars: { CORS_ORIGINS: "https://app.example" } });
+    const plain = await pipeline.fetch("/files/", { method: "OPTIONS" });
+    expect(plain.status).toBe(204);
+    expect(plain.headers.get("tus-version")).toBe("1.0.0");
+
+    const preflight = await pipeline.fetch("/files/", {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "PATCH",
+        "access-control-request-headers": "upload-offset, tus-resumable",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("PATCH");
+    expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("upload-offset");
+  });
+
+  it("exposes the tus headers to a browser's scripts", async () => {
+    const pipeline = new Pipeline({ producerVars: { CORS_ORIGINS: "https://app.example" } });
+    const created = await pipeline.fetch("/files/", {
+      method: "POST",
+      headers: { ...TUS, origin: "https://app.example", "upload-length": "5" },
+    });
+    expect(created.status).toBe(201);
+    const exposed = created.headers.get("access-control-expose-headers")?.toLowerCase() ?? "";
+    for (const name of ["location", "upload-offset", "upload-length", "upload-expires", "tus-resumable"]) {
+      expect(exposed).toContain(name);
+    }
+  });
+});
