@@ -193,6 +193,26 @@ describe("ingest list", () => {
   });
 });
 
+describe("ingest --help", () => {
+  it("names list and summary and every list flag", async () => {
+    const help = (await ingest("--help")).stdout.toString();
+    for (const word of [
+      "list ",
+      "summary ",
+      "--prefix",
+      "--api",
+      "--created-after",
+      "--stale-before",
+      "--order",
+      "--limit",
+      "--cursor",
+      "--all",
+    ]) {
+      expect(help).toContain(word);
+    }
+  });
+});
+
 describe("ingest summary", () => {
   it("counts uploads by state, with the bytes in flight and what expires within the hour", async () => {
     // Other files' uploads count too: only what this file's uploads guarantee is asserted.
