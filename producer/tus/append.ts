@@ -38,6 +38,9 @@ export async function appendBytes(
   stub: TusStub,
   request: AppendRequest,
 ): Promise<TusSnapshot> {
+  if (request.length !== null && request.length > maxUploadSize(settings)) {
+    throw new ApiError(413, "upload_too_large", `uploads are at most ${maxUploadSize(settings)} bytes (Tus-Max-Size)`);
+  }
   // D1 is read alongside: an upload that ended elsewhere (swept, aborted) takes no more bytes.
   const [begun, stored] = await Promise.all([
     stub.begin({ caller: request.caller, offset: request.offset, length: request.length, now: Date.now() }),

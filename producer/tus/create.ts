@@ -49,7 +49,7 @@ export async function createTusUpload(
   const object =
     request.concat.kind === "partial"
       ? { key: `${PARTIAL_PREFIX}${uploadId}`, contentType: undefined, metadata: undefined }
-      : objectSettings(pairs, uploadId, settings.tusKeyPrefix);
+      : objectSettings(pairs, uploadId, keyPrefixFor(request.caller, settings));
   if (request.concat.kind !== "partial") authorizeObjectKey(request.caller, object.key, "write");
 
   const partSize = settings.tusPartSize;
@@ -107,6 +107,11 @@ export async function createTusUpload(
     });
   }
   return { row, meta };
+}
+
+/** Where keyless uploads land: TUS_KEY_PREFIX, under the API key's own prefix if it has one. */
+function keyPrefixFor(caller: Caller, settings: ProducerConfig): string {
+  return caller.kind === "key" ? `${caller.key.prefix}${settings.tusKeyPrefix}` : settings.tusKeyPrefix;
 }
 
 function declaredLength(request: CreateTusRequest, settings: ProducerConfig): number | null {

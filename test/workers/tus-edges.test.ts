@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Pipeline } from "./helpers";
+import { FLEET_KEY, Pipeline } from "./helpers";
 
 const TUS = { "tus-resumable": "1.0.0" };
 
@@ -65,5 +65,44 @@ describe("tus discovery with CORS on", () => {
     for (const name of ["location", "upload-offset", "upload-length", "upload-expires", "tus-resumable"]) {
       expect(exposed).toContain(name);
     }
+  });
+});
+
+describe("tus uploads of a prefix-limited API key", () => {
+  it("puts an upload without a key under the API key's own prefix", async () => {
+    const pipeline = new Pipeline();
+    pipeline.credential = FLEET_KEY;
+    const created = await pipeline.fetch("/files/", {
+      method: "POST",
+      headers: { ...TUS, "upload-length": "3", "upload-metadata": `filename ${btoa("reading.csv")}` },
+    });
+    expect(created.status).toBe(201);
+    const uploadId = new URL(created.headers.get("location") ?? "").pathname.split("/").pop() ?? "";
+    const status = await pipeline.status(uploadId);
+    expect(status.key).toBe(`devices/uploads/reading-${uploadId}.csv`);
+  });
+
+  it("refuses a deferred length over Tus-Max-Size with 413 and keeps the upload deferred", async () => {
+    const pipeline = new Pipeline();
+    const created = await pipeline.fetch("/files/", {
+      method: "POST",
+      headers: { ...TUS, "upload-defer-length": "1" },
+    });
+    const path = new URL(created.headers.get("location") ?? "").pathname;
+    const max = Number((await pipeline.fetch("/files/", { method: "OPTIONS" })).headers.get("tus-max-size"));
+    const refused = await pipeline.fetch(path, {
+      method: "PATCH",
+      headers: {
+        ...TUS,
+        "upload-offset": "0",
+        "upload-length": String(max + 1),
+        "content-type": "application/offset+octet-stream",
+      },
+      body: new Uint8Array(0),
+    });
+    expect(refused.status).toBe(413);
+    const head = await pipeline.fetch(path, { method: "HEAD", headers: TUS });
+    expect(head.headers.get("upload-defer-length")).toBe("1");
+    expect(head.headers.get("upload-offset")).toBe("0");
   });
 });
