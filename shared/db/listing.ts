@@ -13,7 +13,7 @@ export type KeyRange = { from: string; to: string | null };
 export type ListFilter = {
   /** The object keys the caller may see and asked for; null: the caller sees nothing. */
   keys: KeyRange | null;
-  states: UploadState[] | null;
+  states: readonly UploadState[] | null;
   api: ListApi | null;
   /** Epoch ms: created strictly after. */
   createdAfter: number | null;
