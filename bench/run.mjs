@@ -36,6 +36,7 @@ const SUITES = [
   { id: "streams", load: async () => (await import("./suites/streams.mjs")).streamIngest },
   { id: "startup", load: async () => (await import("./suites/startup.mjs")).bundleAndColdStart },
   { id: "tus", load: async () => (await import("./suites/tus.mjs")).tusVsNative },
+  { id: "listing", load: async () => (await import("./suites/listing.mjs")).listingAtScale },
 ];
 
 const { values: flags } = parseArgs({
