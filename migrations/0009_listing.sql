@@ -5,8 +5,10 @@
 -- while walking it, with no table read for the keys it skips: a page never sorts, however many
 -- uploads the prefix holds (sorting the rows of a key range cost ~3 s per page at 1,000,000).
 --
--- newest / oldest: walk created_at (upload_id breaks ties).
-CREATE INDEX uploads_by_created ON uploads (created_at, upload_id, object_key);
+-- newest / oldest: walk created_at (upload_id breaks ties). It carries the state too: a filter
+-- of several states is checked while walking it (sorting the rows of several state ranges cost
+-- ~400 ms a page at 1,000,000).
+CREATE INDEX uploads_by_created ON uploads (created_at, upload_id, object_key, state);
 -- newest / oldest of one state: seek to the state, then walk created_at.
 CREATE INDEX uploads_by_state_created ON uploads (state, created_at, upload_id, object_key);
 -- The summary of a prefix: a range of object keys.

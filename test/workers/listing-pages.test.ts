@@ -125,6 +125,7 @@ describe("query plans", () => {
     ["expiring", {}, "uploads_by_state_expiry"],
     ["newest", { states: ["open"] }, "uploads_by_state_created"],
     ["oldest", { states: ["failed"], api: "tus" }, "uploads_by_state_created"],
+    ["newest", { states: ["open", "failed"] }, "uploads_by_created"],
     ["newest", { createdAfter: Date.UTC(2025, 0, 1) }, "uploads_by_created"],
     ["expiring", { staleBefore: Date.UTC(2027, 0, 1) }, "uploads_by_state_expiry"],
   ] as const)("seeks a page (%s, %o) in %s without sorting", async (order, filter, index) => {
