@@ -24,12 +24,12 @@ const MAX_SECONDS = 10 * 365 * 24 * 60 * 60;
 /** Keys under this prefix hold staged stream chunks; the object API never serves them. */
 export const STAGING_PREFIX = ".ingest-staging/";
 
-const count = (max: number, what: string) =>
+export const count = (max: number, what: string) =>
   z.int().check(z.minimum(0, `${what} must not be negative`), z.maximum(max, `${what} must be at most ${max}`));
 const positive = (max: number, what: string) =>
   z.int().check(z.minimum(1, `${what} must be at least 1`), z.maximum(max, `${what} must be at most ${max}`));
-const bytesCount = z.int().check(z.minimum(0), z.maximum(MAX_BYTES));
-const isoTime = z.iso.datetime();
+export const bytesCount = z.int().check(z.minimum(0), z.maximum(MAX_BYTES));
+export const isoTime = z.iso.datetime();
 
 /** C0 controls and DEL, which HTTP headers and most tools cannot carry (a tab only where `tabOk`). */
 function hasControlCharacter(text: string, tabOk: boolean): boolean {
@@ -302,67 +302,3 @@ export const CompatCompleteRequest = z
   })
   .register(components, { id: "CompatCompleteRequest" });
 export type CompatCompleteRequest = z.infer<typeof CompatCompleteRequest>;
-
-// The listing API (GET /uploads, GET /uploads/summary) and the health check (GET /healthz).
-
-export const MAX_LIST_LIMIT = 200;
-export const DEFAULT_LIST_LIMIT = 50;
-export const ListOrder = z.enum(["newest", "oldest", "expiring"]);
-export type ListOrder = z.infer<typeof ListOrder>;
-export const ListApi = z.enum(["native", "compat", "tus", "stream"]);
-export type ListApi = z.infer<typeof ListApi>;
-
-export const UploadListItem = z
-  .object({
-    uploadId: UploadId,
-    key: z.string(),
-    api: UploadApi,
-    mode: UploadMode,
-    state: UploadState,
-    partSize: z.nullable(bytesCount),
-    expectedParts: z.nullable(count(R2_MAX_PARTS, "expectedParts")),
-    receivedParts: count(R2_MAX_PARTS, "receivedParts"),
-    bytesReceived: bytesCount,
-    size: z.nullable(bytesCount),
-    createdAt: isoTime,
-    updatedAt: isoTime,
-    lastActivityAt: isoTime,
-    expiresAt: z.nullable(isoTime),
-    completedAt: z.nullable(isoTime),
-    reason: z.nullable(z.string()),
-  })
-  .register(components, { id: "UploadListItem" });
-export type UploadListItem = z.infer<typeof UploadListItem>;
-
-export const UploadList = z
-  .object({
-    items: z.array(UploadListItem),
-    nextCursor: z.nullable(z.string()),
-  })
-  .register(components, { id: "UploadList" });
-export type UploadList = z.infer<typeof UploadList>;
-
-const tally = z.int().check(z.minimum(0));
-export const UploadSummary = z
-  .object({
-    byState: z.object({ open: tally, completing: tally, completed: tally, aborted: tally, failed: tally }),
-    bytesInFlight: tally,
-    oldestOpen: z.nullable(z.object({ uploadId: UploadId, key: z.string(), createdAt: isoTime })),
-    expiringWithinHour: tally,
-    generatedAt: isoTime,
-  })
-  .register(components, { id: "UploadSummary" });
-export type UploadSummary = z.infer<typeof UploadSummary>;
-
-const HealthCheck = z.object({
-  ok: z.boolean(),
-  ms: z.number(),
-  error: z.optional(z.string()),
-});
-export const HealthReport = z
-  .object({
-    status: z.enum(["ok", "unavailable"]),
-    checks: z.object({ d1: HealthCheck, r2: HealthCheck, queue: HealthCheck }),
-  })
-  .register(components, { id: "HealthReport" });
-export type HealthReport = z.infer<typeof HealthReport>;

@@ -1,6 +1,7 @@
+import { HealthReport } from "../../shared/listing-schemas";
 import type { HealthPing } from "../../shared/messages";
 import { errorMessage } from "../../shared/r2-errors";
-import { HealthReport, STAGING_PREFIX } from "../../shared/schemas";
+import { STAGING_PREFIX } from "../../shared/schemas";
 import { defineRoute } from "../http/route";
 
 /** A key nothing writes: R2 answering "no such object" is R2 answering. */

@@ -16,9 +16,9 @@ import {
   type ListOrder,
   type UploadList,
   type UploadListItem,
-  type UploadState,
   type UploadSummary,
-} from "../../shared/schemas";
+} from "../../shared/listing-schemas";
+import type { UploadState } from "../../shared/schemas";
 import type { Caller } from "../auth/middleware";
 
 const HOUR_MS = 60 * 60 * 1000;

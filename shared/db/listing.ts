@@ -1,4 +1,5 @@
-import { type ListApi, type ListOrder, STAGING_PREFIX, type UploadState } from "../schemas";
+import type { ListApi, ListOrder } from "../listing-schemas";
+import { STAGING_PREFIX, type UploadState } from "../schemas";
 import type { UploadRow } from "./uploads";
 
 /**

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { HealthReport } from "../../shared/schemas";
+import type { HealthReport } from "../../shared/listing-schemas";
 import { captureLogs, Pipeline } from "./helpers";
 
 /** A binding whose `method` throws, everything else passed through to the real one. */

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type KeyRange, type ListFilter, listQuery, prefixRange, queryPlan } from "../../shared/db/listing";
-import type { ListOrder, UploadListItem } from "../../shared/schemas";
+import type { ListOrder, UploadListItem } from "../../shared/listing-schemas";
 import { Pipeline } from "./helpers";
 
 type Page = { items: UploadListItem[]; nextCursor: string | null };

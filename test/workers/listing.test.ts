@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { UploadListItem, UploadSummary } from "../../shared/schemas";
+import type { UploadListItem, UploadSummary } from "../../shared/listing-schemas";
 import { bytes, DEV_KEY, PART, Pipeline } from "./helpers";
 import { Tus } from "./tus-helpers";
 

@@ -1,5 +1,6 @@
 import * as z from "zod/mini";
-import { ListApi, ListOrder, MAX_KEY_BYTES, MAX_LIST_LIMIT, UploadList, UploadState } from "../../../shared/schemas";
+import { ListApi, ListOrder, MAX_LIST_LIMIT, UploadList } from "../../../shared/listing-schemas";
+import { MAX_KEY_BYTES, UploadState } from "../../../shared/schemas";
 import { defineRoute, parse } from "../../http/route";
 import { listPage } from "../../services/listing";
 

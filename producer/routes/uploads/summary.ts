@@ -1,4 +1,4 @@
-import { UploadSummary } from "../../../shared/schemas";
+import { UploadSummary } from "../../../shared/listing-schemas";
 import { defineRoute } from "../../http/route";
 import { summary } from "../../services/listing";
 
