@@ -23,6 +23,9 @@ export class ApiError extends Error {
 
 const retryLater = { "Retry-After": "1" };
 
+/** A 503 the client should answer by sending again shortly. */
+const unavailable = (code: string, message: string) => new ApiError(503, code, message, undefined, retryLater);
+
 /** One factory per error that more than one place answers with, so the wording never drifts. */
 export const errors = {
   invalidRequest: (message: string, details?: unknown) => new ApiError(400, "invalid_request", message, details),
@@ -41,31 +44,12 @@ export const errors = {
     new ApiError(401, code, message, undefined, { "WWW-Authenticate": 'Bearer realm="ingest"' }),
   forbidden: (message: string) => new ApiError(403, "forbidden", message),
   storageUnavailable: (what: string) =>
-    new ApiError(
-      503,
-      "storage_unavailable",
-      `storage did not accept the ${what}; send it again`,
-      undefined,
-      retryLater,
-    ),
+    unavailable("storage_unavailable", `storage did not accept the ${what}; send it again`),
   recordFailed: (what: string) =>
-    new ApiError(
-      503,
-      "database_unavailable",
-      `the ${what} reached storage but could not be recorded; send it again`,
-      undefined,
-      retryLater,
-    ),
-  databaseUnavailable: () =>
-    new ApiError(503, "database_unavailable", "the upload could not be registered; try again", undefined, retryLater),
+    unavailable("database_unavailable", `the ${what} reached storage but could not be recorded; send it again`),
+  databaseUnavailable: () => unavailable("database_unavailable", "the upload could not be registered; try again"),
   enqueueFailed: (what: string) =>
-    new ApiError(
-      503,
-      "enqueue_failed",
-      `the ${what} reached storage but could not be queued; send it again`,
-      undefined,
-      retryLater,
-    ),
+    unavailable("enqueue_failed", `the ${what} reached storage but could not be queued; send it again`),
   routeNotFound: (method: string, path: string) => new ApiError(404, "not_found", `no route for ${method} ${path}`),
   objectNotFound: (key: string) => new ApiError(404, "object_not_found", `no object with key ${key}`),
 } as const;

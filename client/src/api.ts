@@ -10,7 +10,7 @@ import { IngestError } from "./errors.js";
 import { isRecord, send, type Transport } from "./http.js";
 
 /** Every state, as an object so that a state added to the contract fails to compile here. */
-const STATES: Record<UploadState, true> = {
+export const UPLOAD_STATES: Record<UploadState, true> = {
   open: true,
   completing: true,
   completed: true,
@@ -37,7 +37,7 @@ function isStatus(value: unknown): value is UploadStatus {
     typeof value.uploadId === "string" &&
     typeof value.key === "string" &&
     typeof value.state === "string" &&
-    Object.hasOwn(STATES, value.state) &&
+    Object.hasOwn(UPLOAD_STATES, value.state) &&
     typeof value.receivedParts === "number" &&
     Array.isArray(value.missingParts) &&
     value.missingParts.every((range) => typeof range === "string")

@@ -1,4 +1,5 @@
-import type { ListOrder, ListUploadsQuery, UploadApi, UploadListItem, UploadState } from "../contract.js";
+import { UPLOAD_STATES } from "../api.js";
+import type { ListOrder, ListUploadsQuery, UploadApi, UploadListItem } from "../contract.js";
 import { getUploadSummary, listUploads } from "../listing.js";
 import { EXIT, type Globals, printResult, transportFor, UsageError } from "./context.js";
 import { shellWord } from "./format.js";
@@ -17,13 +18,6 @@ export interface ListFlags {
 }
 
 // Objects rather than arrays so that a value added to the contract's unions fails to compile here.
-const STATES: Record<UploadState, true> = {
-  open: true,
-  completing: true,
-  completed: true,
-  aborted: true,
-  failed: true,
-};
 const APIS: Record<UploadApi, true> = { native: true, compat: true, tus: true, stream: true };
 const ORDERS: Record<ListOrder, true> = { newest: true, oldest: true, expiring: true };
 const MAX_LIMIT = 200;
@@ -46,7 +40,9 @@ function timeFlag(flag: string, text: string | undefined, now: number): string |
 
 /** The flags as a query; `--state` may repeat and each may be a comma list, as the server takes them. */
 export function listQueryOf(flags: ListFlags, now = Date.now()): ListUploadsQuery {
-  const states = flags.state.flatMap((text) => text.split(",")).map((text) => oneOf("--state", text.trim(), STATES));
+  const states = flags.state
+    .flatMap((text) => text.split(","))
+    .map((text) => oneOf("--state", text.trim(), UPLOAD_STATES));
   let limit: number | undefined;
   if (flags.limit !== undefined) {
     limit = Number(flags.limit);
