@@ -187,6 +187,9 @@ export const StreamStatus = z
     contiguousThrough: count(MAX_CHUNK_SEQUENCE, "contiguousThrough").check(
       z.meta({ description: "Highest n such that chunks 1..n are all in" }),
     ),
+    committedThrough: count(MAX_CHUNK_SEQUENCE, "committedThrough").check(
+      z.meta({ description: "Highest n such that chunks 1..n are all written into R2 parts; later ones are staged" }),
+    ),
     missingChunks: z.array(PartRange),
     stagedBytes: bytesCount.check(z.meta({ description: "Bytes received but not yet in a part" })),
     committedBytes: bytesCount.check(z.meta({ description: "Bytes written to R2 parts" })),

@@ -42,6 +42,9 @@ export function toUploadStatus(row: UploadRow, parts: PartsSummary, stream: Stre
             chunksReceived: stream.chunksReceived,
             finalChunk: row.final_chunk,
             contiguousThrough: stream.contiguousThrough,
+            // The coalescer's cursor: every chunk before next_chunk is inside a written part.
+            committedThrough:
+              row.state === "completed" ? (row.final_chunk ?? row.next_chunk - 1) : Math.max(0, row.next_chunk - 1),
             missingChunks: row.state === "completed" ? [] : stream.missingChunks,
             stagedBytes: stream.stagedBytes,
             committedBytes: row.committed_bytes,

@@ -318,6 +318,8 @@ export interface components {
       finalChunk: number | null;
       /** @description Highest n such that chunks 1..n are all in */
       contiguousThrough: number;
+      /** @description Highest n such that chunks 1..n are all written into R2 parts; later ones are staged */
+      committedThrough: number;
       missingChunks: string[];
       /** @description Bytes received but not yet in a part */
       stagedBytes: number;

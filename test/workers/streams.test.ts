@@ -23,6 +23,8 @@ describe("chunk streams", () => {
     expect(peak).toBeLessThan(2 * PART);
     const status = await pipeline.status(upload.uploadId);
     expect(status.stream).toMatchObject({ committedBytes: 4 * PART, contiguousThrough: 48, missingChunks: [] });
+    // Four whole parts of 512 KiB chunks: 4 * PART / 512 KiB chunks are inside them, the rest staged.
+    expect(status.stream!.committedThrough).toBe((4 * PART) / (512 * 1024));
   }, 60_000);
 
   it("completes whether the final marker comes first, among the chunks, or last", async () => {
@@ -131,6 +133,7 @@ describe("chunk streams", () => {
       chunksReceived: 6,
       finalChunk: 12,
       contiguousThrough: 3,
+      committedThrough: 0,
       missingChunks: ["4-5", "7-8", "10-11"],
       stagedBytes: 5010,
       committedBytes: 0,
