@@ -74,6 +74,14 @@ export default defineConfig(async () => {
           },
         },
         {
+          // The web app's pure logic (formatting, filters, what the upload page derives from a status).
+          test: {
+            name: "web",
+            include: ["web/src/**/*.test.ts"],
+            environment: "node",
+          },
+        },
+        {
           // Both real Workers, from their wrangler configs, wired through a real local queue.
           test: {
             name: "e2e",
