@@ -1,8 +1,8 @@
 import type { ComponentType } from "preact";
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, createApi, describeError } from "./api";
 import { ConsolePage } from "./console/console-page";
-import { useRoute } from "./route";
+import { type Route, useRoute } from "./route";
 import { forgetKey, storedKey, storeKey } from "./session";
 import { SignIn } from "./sign-in";
 import { UploadDetail } from "./upload/upload-detail";
@@ -30,21 +30,40 @@ function LazyUploadPage(props: UploadPageProps) {
   return Page === null ? <p>Loading the uploader…</p> : <Page {...props} />;
 }
 
+const TITLES: Record<Route["page"], string> = { console: "Uploads", upload: "Upload files", detail: "Upload" };
+
 export function App() {
   const [apiKey, setApiKey] = useState(storedKey);
+  const [notice, setNotice] = useState<string | null>(null);
   const route = useRoute();
   const api = useMemo(() => (apiKey === null ? null : createApi(apiKey)), [apiKey]);
+  const main = useRef<HTMLElement>(null);
+  const firstRoute = useRef(true);
 
-  const signOut = () => {
+  const signOut = useCallback(() => {
     forgetKey();
     setApiKey(null);
-  };
+  }, []);
+  // The server stopped accepting the key (rotated, removed): back to sign-in, saying why.
+  const refused = useCallback(() => {
+    setNotice("The server no longer accepts this API key. Sign in again.");
+    signOut();
+  }, [signOut]);
+
+  // A new page takes focus, so keyboard and screen-reader users start at its content.
+  useEffect(() => {
+    document.title = `${apiKey === null ? "Sign in" : TITLES[route.page]} · Ingest console`;
+    if (firstRoute.current) firstRoute.current = false;
+    else main.current?.focus();
+  }, [route, apiKey]);
 
   if (apiKey === null || api === null) {
     return (
       <SignIn
+        notice={notice}
         onSignedIn={(key) => {
           storeKey(key);
+          setNotice(null);
           setApiKey(key);
         }}
       />
@@ -67,9 +86,11 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main>
-        {route.page === "console" && <ConsolePage api={api} onUnauthorized={signOut} />}
-        {route.page === "detail" && <UploadDetail api={api} uploadId={route.uploadId} onUnauthorized={signOut} />}
+      <main ref={main} tabIndex={-1}>
+        {route.page === "console" && <ConsolePage api={api} onUnauthorized={refused} />}
+        {route.page === "detail" && (
+          <UploadDetail key={route.uploadId} api={api} uploadId={route.uploadId} onUnauthorized={refused} />
+        )}
         {route.page === "upload" && <LazyUploadPage api={api} apiKey={apiKey} />}
       </main>
     </>

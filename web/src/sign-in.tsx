@@ -5,7 +5,7 @@ import { createApi, describeError, isUnauthorized } from "./api";
  * The key is tried against GET /uploads/summary before it is kept, so a wrong key is refused
  * here, with a message, rather than on the first page that loads.
  */
-export function SignIn({ onSignedIn }: { onSignedIn: (key: string) => void }) {
+export function SignIn({ notice, onSignedIn }: { notice: string | null; onSignedIn: (key: string) => void }) {
   const [key, setKey] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -37,6 +37,11 @@ export function SignIn({ onSignedIn }: { onSignedIn: (key: string) => void }) {
       <form onSubmit={submit} aria-labelledby="sign-in-title" class="card">
         <h1 id="sign-in-title">Sign in</h1>
         <p class="hint">Use one of the API keys configured in the producer's API_KEYS secret.</p>
+        {notice !== null && error === null && (
+          <p role="status" class="notice">
+            {notice}
+          </p>
+        )}
         <label for="api-key">API key</label>
         <input
           id="api-key"

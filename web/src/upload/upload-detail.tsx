@@ -70,7 +70,7 @@ export function UploadDetail({
       <h1 class="key">{status.key}</h1>
       <dl class="facts">
         <dt>State</dt>
-        <dd data-testid="upload-state">
+        <dd data-testid="upload-state" aria-live="polite">
           <StateBadge state={status.state} />
         </dd>
         <dt>Upload id</dt>
