@@ -52,5 +52,5 @@ export function localInputToIso(value: string): string | undefined {
   return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }
 
-/** Exact bytes with thousands separators, for titles and the upload page. */
-export const exactBytes = (bytes: number) => `${bytes.toLocaleString("en-US")} bytes`;
+/** Exact bytes as digits, comparable with what `ls -l` or `wc -c` print. */
+export const exactBytes = (bytes: number) => `${bytes} bytes`;

@@ -56,9 +56,10 @@ export function UploadTable({ items, now }: { items: UploadListItem[]; now: numb
                 <a href={uploadHref(item.uploadId)}>{item.key}</a>
                 <span class="muted small"> {item.api}</span>
               </td>
-              <td class="number" data-bytes={size} title={exactBytes(size)}>
+              <td class="number" data-bytes={size}>
                 {formatBytes(size)}
                 {item.size === null && <span class="muted small"> so far</span>}
+                <span class="exact">{exactBytes(size)}</span>
               </td>
               <td>
                 <progress value={progress.value} max={progress.max} aria-label={`Progress of ${item.key}`} />

@@ -82,8 +82,9 @@ export function UploadDetail({
         <dt>Mode</dt>
         <dd>{status.mode}</dd>
         <dt>Size</dt>
-        <dd title={exactBytes(size)} data-bytes={size}>
-          {formatBytes(size)} {status.object === null && <span class="muted">received so far</span>}
+        <dd data-bytes={size}>
+          {formatBytes(size)} ({exactBytes(size)}){" "}
+          {status.object === null && <span class="muted">received so far</span>}
         </dd>
         <dt>Parts</dt>
         <dd>
