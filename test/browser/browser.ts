@@ -94,6 +94,8 @@ export async function openPage(): Promise<Session> {
 export async function screenshot(page: Page, name: string): Promise<string> {
   await mkdir(SCREENSHOTS, { recursive: true });
   const path = join(SCREENSHOTS, name);
+  // No focus ring or caret in the pictures the docs show.
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
   await page.screenshot({ path, fullPage: true, animations: "disabled" });
   return path;
 }

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { api, apiKey, createUpload, expectText, fetchStatus, openPage, signIn, uniquePrefix } from "./browser.js";
+import {
+  api,
+  apiKey,
+  createUpload,
+  expectText,
+  fetchStatus,
+  openPage,
+  signIn,
+  uniquePrefix,
+  unnamedControls,
+} from "./browser.js";
 
 describe("one upload's page", () => {
   it("aborts an open upload from its page after confirming, and the API then says aborted", async () => {
@@ -15,9 +25,12 @@ describe("one upload's page", () => {
     await parts.getByRole("listitem", { name: "Part 2: missing" }).waitFor();
     await page.getByRole("list", { name: "Timeline" }).waitFor();
     await page.getByRole("region", { name: "Digest" }).waitFor();
+    expect(await unnamedControls(page)).toEqual([]);
 
     await page.getByRole("button", { name: "Abort upload" }).click();
     const dialog = page.getByRole("dialog", { name: "Abort this upload?" });
+    await dialog.waitFor();
+    expect(await unnamedControls(page)).toEqual([]);
     await dialog.getByRole("button", { name: "Abort", exact: true }).click();
 
     await expectText(page.getByTestId("upload-state"), "aborted");

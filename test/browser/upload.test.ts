@@ -12,6 +12,7 @@ import {
   signIn,
   tempFiles,
   uniquePrefix,
+  unnamedControls,
 } from "./browser.js";
 
 describe("upload page", () => {
@@ -125,5 +126,46 @@ describe("upload page", () => {
     await page.getByRole("heading", { level: 1, name: `${prefix}status.bin` }).waitFor();
     await expectText(page.getByTestId("upload-state"), "completed", 20_000);
     await page.getByRole("list", { name: "Parts" }).getByRole("listitem", { name: "Part 1: received" }).waitFor();
+  });
+
+  it("finishes an upload whose first PATCH lost its connection, by resuming it, byte for byte", async () => {
+    const session = await openPage();
+    const { page } = session;
+    const files = await tempFiles({ "flaky.bin": 6 * MiB + 7 });
+    const prefix = uniquePrefix("dropped");
+    // The first PATCH never reaches the server: the connection is reset, as on a flaky network.
+    let dropped = 0;
+    await page.route("**/files/*", async (route) => {
+      if (route.request().method() === "PATCH" && dropped === 0) {
+        dropped++;
+        await route.abort("connectionreset");
+      } else {
+        await route.continue();
+      }
+    });
+    session.expectError(/ERR_CONNECTION_RESET/);
+
+    await signIn(page, apiKey(), "#/upload");
+    await page.getByRole("textbox", { name: "Key prefix" }).fill(prefix);
+    await page.locator("input[type=file].uppy-Dashboard-input").first().setInputFiles(files["flaky.bin"]!.path);
+    await page.locator(".uppy-StatusBar-actionBtn--upload").click();
+    const status = page.getByRole("link", { name: "Status of flaky.bin", exact: true });
+    await status.waitFor({ timeout: 60_000 });
+    expect(dropped).toBe(1);
+
+    const uploadId = (await status.getAttribute("href"))?.split("/").pop() ?? "";
+    await expect.poll(async () => (await fetchStatus(uploadId)).state).toBe("completed");
+    expect(Buffer.compare(Buffer.from(await fetchObject(`${prefix}flaky.bin`)), files["flaky.bin"]!.bytes)).toBe(0);
+  });
+
+  it("gives every control of the upload page an accessible name, before and after adding a file", async () => {
+    const { page } = await openPage();
+    const files = await tempFiles({ "named.bin": 1024 });
+    await signIn(page, apiKey(), "#/upload");
+    await page.locator("input[type=file].uppy-Dashboard-input").first().waitFor({ state: "attached" });
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.locator("input[type=file].uppy-Dashboard-input").first().setInputFiles(files["named.bin"]!.path);
+    await page.locator(".uppy-StatusBar-actionBtn--upload").waitFor();
+    expect(await unnamedControls(page)).toEqual([]);
   });
 });
