@@ -41,7 +41,7 @@ export function Filters({ value, onChange }: { value: FilterValues; onChange: (n
       <label>
         Key prefix
         <input
-          type="search"
+          type="text"
           value={prefix}
           placeholder="any"
           spellcheck={false}

@@ -56,7 +56,7 @@ export function UploadTable({ items, now }: { items: UploadListItem[]; now: numb
                 <a href={uploadHref(item.uploadId)}>{item.key}</a>
                 <span class="muted small"> {item.api}</span>
               </td>
-              <td class="number" data-bytes={size}>
+              <td class="number" data-bytes={size} title={exactBytes(size)}>
                 {formatBytes(size)}
                 {item.size === null && <span class="muted small"> so far</span>}
                 <span class="exact">{exactBytes(size)}</span>
