@@ -65,7 +65,13 @@ export type Session = {
  * a screenshot if it failed, then the check that the page logged no error nobody expected.
  */
 export async function openPage(): Promise<Session> {
-  const context = await (await launch()).newContext({ viewport: { width: 1280, height: 900 }, baseURL: baseUrl() });
+  const context = await (await launch()).newContext({
+    viewport: { width: 1280, height: 900 },
+    baseURL: baseUrl(),
+    // Times on the page (datetime-local filters, ages) in one zone and format, whatever the machine's.
+    timezoneId: "UTC",
+    locale: "en-US",
+  });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   const errors: string[] = [];
@@ -208,11 +214,18 @@ async function json<T>(response: Response, expected: number, what: string): Prom
   return (await response.json()) as T;
 }
 
-/** An open native upload of `parts` parts (nothing sent yet). */
-export async function createUpload(key: string, parts = 2, as = apiKey()): Promise<UploadStatus> {
+/** An open native upload (two parts unless told; nothing sent yet), as the unrestricted key unless told. */
+export async function createUpload(
+  key: string,
+  { parts = 2, as = apiKey(), staleAfterSeconds }: { parts?: number; as?: string; staleAfterSeconds?: number } = {},
+): Promise<UploadStatus> {
   const response = await api(
     "uploads",
-    { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key, parts }) },
+    {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key, parts, staleAfterSeconds }),
+    },
     as,
   );
   return json<UploadStatus>(response, 201, `POST /uploads ${key}`);
@@ -239,7 +252,7 @@ export async function completedNativeUpload(
   bytes: Uint8Array<ArrayBuffer>,
   as = apiKey(),
 ): Promise<UploadStatus> {
-  const { uploadId } = await createUpload(key, 1, as);
+  const { uploadId } = await createUpload(key, { parts: 1, as });
   const response = await api(`uploads/${uploadId}/parts/1`, { method: "PUT", body: bytes }, as);
   await json(response, 200, `PUT part 1 of ${key}`);
   await waitForState(uploadId, "completed", as);

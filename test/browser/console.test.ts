@@ -65,6 +65,20 @@ describe("console", () => {
     await expectRows(page, all);
     await screenshot(page, "console.png");
 
+    // The contract's columns and summary terms.
+    const headers = await page.getByRole("table", { name: "Uploads" }).getByRole("columnheader").allTextContents();
+    expect(headers.map((text) => text.trim())).toEqual(["State", "Key", "Size", "Progress", "Age", "Expires in"]);
+    expect(Object.keys(await summaryOf(page))).toEqual([
+      "Open",
+      "Completing",
+      "Completed",
+      "Aborted",
+      "Failed",
+      "Bytes in flight",
+      "Expiring within the hour",
+      "Oldest open upload",
+    ]);
+
     // Each row says its state in words (its data-state and its state cell agree), not by colour alone.
     for (const row of await tableRows(page)) {
       const cell = page.locator(`[data-upload-id="${row.uploadId}"]`).getByRole("cell").first();
@@ -112,9 +126,9 @@ describe("console", () => {
     const { page } = await openPage();
     const mine = `${tenantPrefix()}${uniquePrefix("tenant")}`;
     const theirs = uniquePrefix("not-tenant");
-    await createUpload(`${mine}open.bin`, 2, tenantKey());
+    await createUpload(`${mine}open.bin`, { as: tenantKey() });
     await completedNativeUpload(`${mine}done.bin`, new Uint8Array(4_096).fill(1), tenantKey());
-    await createUpload(`${theirs}open.bin`, 2, apiKey());
+    await createUpload(`${theirs}open.bin`);
 
     await signIn(page, tenantKey());
     // Without any filter: every row is under the key's prefix, and both of its uploads are there.
@@ -173,5 +187,60 @@ describe("console", () => {
     expect(await link.getAttribute("href")).toBe(`#/uploads/${uploadId}`);
     await link.click();
     await page.getByRole("heading", { level: 1, name: key }).waitFor();
+  });
+
+  it("lists only the open uploads that go stale before the chosen time, and those expiring soonest first", async () => {
+    const { page } = await openPage();
+    const prefix = uniquePrefix("stale");
+    await createUpload(`${prefix}day.bin`);
+    await createUpload(`${prefix}ten-minutes.bin`, { staleAfterSeconds: 600 });
+    await completedNativeUpload(`${prefix}done.bin`, new Uint8Array(10));
+    await signIn(page, apiKey());
+    await filterByPrefix(page, prefix);
+    await expectRows(page, [`open ${prefix}day.bin`, `open ${prefix}ten-minutes.bin`, `completed ${prefix}done.bin`]);
+
+    // The page runs in UTC (see openPage), so a UTC wall-clock time is what the input takes.
+    const inAnHour = new Date(Date.now() + 3_600_000).toISOString().slice(0, 16);
+    await filters(page).getByLabel("Stale before").fill(inAnHour);
+    await expectRows(page, [`open ${prefix}ten-minutes.bin`]);
+    await filters(page).getByLabel("Stale before").fill("");
+    await expectRows(page, [`open ${prefix}day.bin`, `open ${prefix}ten-minutes.bin`, `completed ${prefix}done.bin`]);
+
+    await filters(page).getByRole("combobox", { name: "Order" }).selectOption({ label: "Expiring soonest" });
+    await expect
+      .poll(async () => (await tableRows(page)).map((row) => row.key), { timeout: 20_000 })
+      .toEqual([`${prefix}ten-minutes.bin`, `${prefix}day.bin`]);
+  });
+
+  it("lists only uploads created after the chosen time", async () => {
+    const { page } = await openPage();
+    const prefix = uniquePrefix("created");
+    await createUpload(`${prefix}now.bin`);
+    await signIn(page, apiKey());
+    await filterByPrefix(page, prefix);
+    await expectRows(page, [`open ${prefix}now.bin`]);
+    const createdAfter = filters(page).getByLabel("Created after");
+    await createdAfter.fill(new Date(Date.now() + 3_600_000).toISOString().slice(0, 16));
+    await expectRows(page, []);
+    await createdAfter.fill(new Date(Date.now() - 3_600_000).toISOString().slice(0, 16));
+    await expectRows(page, [`open ${prefix}now.bin`]);
+  });
+
+  it("shows the next page of uploads after 'Load more'", async () => {
+    const { page } = await openPage();
+    const prefix = uniquePrefix("more");
+    const keys = Array.from({ length: 53 }, (_, i) => `${prefix}${String(i).padStart(2, "0")}.bin`);
+    for (const key of keys) await createUpload(key);
+    await signIn(page, apiKey());
+    await filterByPrefix(page, prefix);
+    await expect.poll(async () => (await tableRows(page)).length, { timeout: 20_000 }).toBeGreaterThan(0);
+    const first = (await tableRows(page)).length;
+    expect(first).toBeLessThan(keys.length);
+    await page.getByRole("button", { name: "Load more" }).click();
+    await expectRows(
+      page,
+      keys.map((key) => `open ${key}`),
+    );
+    await page.getByRole("button", { name: "Load more" }).waitFor({ state: "detached" });
   });
 });

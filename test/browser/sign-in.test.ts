@@ -64,6 +64,11 @@ describe("sign-in", () => {
     await page.getByLabel("API key").waitFor();
     expect(await page.getByRole("navigation", { name: "Main" }).count()).toBe(0);
     expect(await page.evaluate((name) => sessionStorage.getItem(name), STORAGE_KEY)).toBeNull();
+
+    // The right key afterwards signs in.
+    await page.getByLabel("API key").fill(apiKey());
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { level: 1, name: "Uploads" }).waitFor();
   });
 
   it("returns to the sign-in form and forgets the key after 'Sign out'", async () => {

@@ -15,7 +15,7 @@ describe("one upload's page", () => {
   it("aborts an open upload from its page after confirming, and the API then says aborted", async () => {
     const { page } = await openPage();
     const key = `${uniquePrefix("abort")}never-finished.bin`;
-    const { uploadId } = await createUpload(key, 2);
+    const { uploadId } = await createUpload(key);
 
     await signIn(page, apiKey(), `#/uploads/${uploadId}`);
     await page.getByRole("heading", { level: 1, name: key }).waitFor();
@@ -42,7 +42,7 @@ describe("one upload's page", () => {
   it("leaves the upload open when the abort is cancelled in the dialog", async () => {
     const { page } = await openPage();
     const key = `${uniquePrefix("abort-cancel")}kept.bin`;
-    const { uploadId } = await createUpload(key, 2);
+    const { uploadId } = await createUpload(key);
 
     await signIn(page, apiKey(), `#/uploads/${uploadId}`);
     await expectText(page.getByTestId("upload-state"), "open");
@@ -59,7 +59,7 @@ describe("one upload's page", () => {
   it("shows a received part as received and the rest as missing", async () => {
     const { page } = await openPage();
     const key = `${uniquePrefix("parts")}half.bin`;
-    const { uploadId } = await createUpload(key, 2);
+    const { uploadId } = await createUpload(key);
     const part = new Uint8Array(8 * 1024 * 1024).fill(7);
     const response = await api(`uploads/${uploadId}/parts/1`, { method: "PUT", body: part });
     expect(response.status).toBe(200);

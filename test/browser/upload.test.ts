@@ -168,4 +168,40 @@ describe("upload page", () => {
     await page.locator(".uppy-StatusBar-actionBtn--upload").waitFor();
     expect(await unnamedControls(page)).toEqual([]);
   });
+
+  it("pauses an upload with Uppy's Pause button and finishes it after Resume, byte for byte", async () => {
+    const { page } = await openPage();
+    const files = await tempFiles({ "paused.bin": 5 * MiB + 3 });
+    const prefix = uniquePrefix("pause");
+    // The first PATCH is held in the browser, so the upload is in flight when Pause is pressed.
+    let held: (() => void) | undefined;
+    const patchHeld = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    let patches = 0;
+    await page.route("**/files/*", async (route) => {
+      if (route.request().method() === "PATCH" && patches++ === 0) {
+        held?.();
+        return; // never answered: Pause aborts it in the page
+      }
+      await route.continue();
+    });
+
+    await signIn(page, apiKey(), "#/upload");
+    await page.getByRole("textbox", { name: "Key prefix" }).fill(prefix);
+    await page.locator("input[type=file].uppy-Dashboard-input").first().setInputFiles(files["paused.bin"]!.path);
+    await page.locator(".uppy-StatusBar-actionBtn--upload").click();
+    await patchHeld;
+    await page.getByRole("button", { name: "Pause", exact: true }).click();
+    await page.getByRole("button", { name: "Resume", exact: true }).waitFor();
+    expect(await page.getByRole("link", { name: "Status of paused.bin" }).count()).toBe(0);
+
+    await page.getByRole("button", { name: "Resume", exact: true }).click();
+    const status = page.getByRole("link", { name: "Status of paused.bin", exact: true });
+    await status.waitFor({ timeout: 60_000 });
+    expect(patches).toBeGreaterThanOrEqual(2);
+    const uploadId = (await status.getAttribute("href"))?.split("/").pop() ?? "";
+    await expect.poll(async () => (await fetchStatus(uploadId)).state).toBe("completed");
+    expect(Buffer.compare(Buffer.from(await fetchObject(`${prefix}paused.bin`)), files["paused.bin"]!.bytes)).toBe(0);
+  });
 });
