@@ -140,11 +140,36 @@ export async function tableRows(page: Page): Promise<Array<{ uploadId: string; s
 export const rowLines = async (page: Page) =>
   (await tableRows(page)).map((row) => `${row.state} ${row.key}`).sort((a, b) => a.localeCompare(b));
 
+/** Roles of what a user operates or reads a value from: each needs a name. Chromium's role names. */
+const CONTROL_ROLES = new Set([
+  "button",
+  "link",
+  "textbox",
+  "searchbox",
+  "checkbox",
+  "radio",
+  "combobox",
+  "ComboBoxSelect",
+  "ComboBoxMenuButton",
+  "listbox",
+  "spinbutton",
+  "slider",
+  "switch",
+  "tab",
+  "menuitem",
+  "DateTime",
+  "InputTime",
+  "progressbar",
+  "dialog",
+]);
+
+export type Control = { role: string; name: string; html: string };
+
 /**
- * Every focusable or interactive element of the page that Chromium's accessibility tree gives
- * no name: Chromium computes the names, as a screen reader would get them.
+ * The page's controls with the accessible names Chromium computes for them (its accessibility
+ * tree, as a screen reader gets it), hidden ones left out.
  */
-export async function unnamedControls(page: Page): Promise<string[]> {
+export async function controls(page: Page): Promise<Control[]> {
   const cdp = await page.context().newCDPSession(page);
   try {
     const { nodes } = (await cdp.send("Accessibility.getFullAXTree")) as {
@@ -152,35 +177,13 @@ export async function unnamedControls(page: Page): Promise<string[]> {
         ignored: boolean;
         role?: { value?: string };
         name?: { value?: string };
-        properties?: Array<{ name: string; value: { value?: unknown } }>;
         backendDOMNodeId?: number;
       }>;
     };
-    const interactive = new Set([
-      "button",
-      "link",
-      "textbox",
-      "searchbox",
-      "checkbox",
-      "radio",
-      "combobox",
-      "ComboBoxSelect",
-      "ComboBoxMenuButton",
-      "listbox",
-      "spinbutton",
-      "slider",
-      "switch",
-      "tab",
-      "menuitem",
-      "DateTime",
-      "InputTime",
-      "progressbar",
-    ]);
-    const unnamed: string[] = [];
+    const found: Control[] = [];
     for (const node of nodes) {
       const role = node.role?.value ?? "";
-      if (node.ignored || !interactive.has(role)) continue;
-      if ((node.name?.value ?? "").trim() !== "") continue;
+      if (node.ignored || !CONTROL_ROLES.has(role)) continue;
       let html = "";
       if (node.backendDOMNodeId !== undefined) {
         const { outerHTML } = (await cdp.send("DOM.getOuterHTML", { backendNodeId: node.backendDOMNodeId })) as {
@@ -188,12 +191,26 @@ export async function unnamedControls(page: Page): Promise<string[]> {
         };
         html = outerHTML.slice(0, 160);
       }
-      unnamed.push(`${role}: ${html}`);
+      found.push({ role, name: (node.name?.value ?? "").trim(), html });
     }
-    return unnamed;
+    return found;
   } finally {
     await cdp.detach();
   }
+}
+
+/**
+ * Every control without an accessible name, as `role: <html>` lines. `mustInclude` names some
+ * controls the check must have seen (with these names), so that it cannot pass by seeing nothing.
+ */
+export async function unnamedControls(page: Page, mustInclude: string[] = []): Promise<string[]> {
+  const found = await controls(page);
+  const names = new Set(found.map((control) => control.name));
+  expect(
+    mustInclude.filter((name) => !names.has(name)),
+    "controls the accessibility tree should list",
+  ).toEqual([]);
+  return found.filter((control) => control.name === "").map((control) => `${control.role}: ${control.html}`);
 }
 
 // ---- The API from Node: seeding uploads and checking what the page says ----

@@ -125,12 +125,13 @@ describe("sign-in", () => {
   it("gives every control of the sign-in form and the console an accessible name", async () => {
     const { page } = await openPage();
     // A row, so that the table's links and progress bars are checked too.
-    await createUpload(`${uniquePrefix("names")}named.bin`);
+    const key = `${uniquePrefix("names")}named.bin`;
+    await createUpload(key);
     await page.goto("/");
     await page.getByLabel("API key").waitFor();
-    expect(await unnamedControls(page)).toEqual([]);
+    expect(await unnamedControls(page, ["API key", "Sign in"])).toEqual([]);
     await signIn(page, apiKey());
-    await page.getByRole("table", { name: "Uploads" }).getByRole("progressbar").first().waitFor();
+    await page.getByRole("progressbar", { name: `Progress of ${key}` }).waitFor();
     const filters = page.getByRole("form", { name: "Filters" });
     await filters.getByRole("group", { name: "State" }).waitFor();
     for (const state of ["open", "completing", "completed", "aborted", "failed"]) {
@@ -141,6 +142,19 @@ describe("sign-in", () => {
     await filters.getByLabel("Created after").waitFor();
     await filters.getByLabel("Stale before").waitFor();
     await filters.getByRole("combobox", { name: "Order" }).waitFor();
-    expect(await unnamedControls(page)).toEqual([]);
+    expect(
+      await unnamedControls(page, [
+        "Console",
+        "Upload",
+        "Sign out",
+        key,
+        `Progress of ${key}`,
+        "open",
+        "Key prefix",
+        "API",
+        "Created after",
+        "Order",
+      ]),
+    ).toEqual([]);
   });
 });
