@@ -17,5 +17,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // The page refreshes every 2 s and the consumer completes uploads within its batch window:
+    // expect.poll's default second is too short for either.
+    expect: { poll: { timeout: 20_000, interval: 100 } },
   },
 });

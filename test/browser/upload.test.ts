@@ -13,6 +13,7 @@ import {
   tempFiles,
   uniquePrefix,
   unnamedControls,
+  waitForState,
 } from "./browser.js";
 
 describe("upload page", () => {
@@ -106,7 +107,7 @@ describe("upload page", () => {
     const uploadId = (await page.getByRole("link", { name: "Status of note.txt" }).getAttribute("href"))
       ?.split("/")
       .pop();
-    await expect.poll(async () => (await fetchStatus(uploadId ?? "")).state).toBe("completed");
+    await waitForState(uploadId ?? "", "completed");
     const [file] = await Promise.all([page.waitForEvent("download"), download.click()]);
     const saved = await readFile(await file.path());
     expect(Buffer.compare(saved, files["note.txt"]!.bytes)).toBe(0);
@@ -154,7 +155,7 @@ describe("upload page", () => {
     expect(dropped).toBe(1);
 
     const uploadId = (await status.getAttribute("href"))?.split("/").pop() ?? "";
-    await expect.poll(async () => (await fetchStatus(uploadId)).state).toBe("completed");
+    await waitForState(uploadId, "completed");
     expect(Buffer.compare(Buffer.from(await fetchObject(`${prefix}flaky.bin`)), files["flaky.bin"]!.bytes)).toBe(0);
   });
 
@@ -201,7 +202,7 @@ describe("upload page", () => {
     await status.waitFor({ timeout: 60_000 });
     expect(patches).toBeGreaterThanOrEqual(2);
     const uploadId = (await status.getAttribute("href"))?.split("/").pop() ?? "";
-    await expect.poll(async () => (await fetchStatus(uploadId)).state).toBe("completed");
+    await waitForState(uploadId, "completed");
     expect(Buffer.compare(Buffer.from(await fetchObject(`${prefix}paused.bin`)), files["paused.bin"]!.bytes)).toBe(0);
   });
 });
