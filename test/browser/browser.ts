@@ -117,9 +117,13 @@ export async function signIn(page: Page, key: string, route = "#/"): Promise<voi
 /** Waits until `locator`'s text (trimmed) is `text`. */
 export const expectText = (locator: Locator, text: string | RegExp, timeout = 15_000) =>
   expect
-    .poll(async () => ((await locator.count()) === 0 ? null : (await locator.first().textContent())?.trim()), {
-      timeout,
-    })
+    .poll(
+      async () =>
+        (await locator.count()) === 0 ? "(no such element)" : ((await locator.first().textContent())?.trim() ?? ""),
+      {
+        timeout,
+      },
+    )
     .toMatch(typeof text === "string" ? new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`) : text);
 
 /** The console's table rows as the page shows them: upload id, state and key of each. */

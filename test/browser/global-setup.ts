@@ -3,7 +3,7 @@
 // producer's [assets] directory (web/dist) must exist before the harness reads wrangler.toml.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { TestProject } from "vitest/node";
@@ -38,6 +38,8 @@ async function buildWebApp(root: string) {
 
 export default async function setup(project: TestProject) {
   const root = fileURLToPath(new URL("../..", import.meta.url));
+  // Screenshots of this run only: no failure picture of an earlier run left to mislead.
+  await rm(`${root}test-results/browser`, { recursive: true, force: true });
   await buildWebApp(root);
   const apiKey = `browser-tests-${randomBytes(16).toString("hex")}`;
   const tenantKey = `browser-tests-tenant-${randomBytes(16).toString("hex")}`;
