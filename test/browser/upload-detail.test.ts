@@ -25,6 +25,8 @@ describe("one upload's page", () => {
     await parts.getByRole("listitem", { name: "Part 2: missing" }).waitFor();
     await page.getByRole("list", { name: "Timeline" }).waitFor();
     await page.getByRole("region", { name: "Digest" }).waitFor();
+    const terms = (await page.locator("dl dt").allTextContents()).map((term) => term.trim());
+    expect(terms).toEqual(expect.arrayContaining(["State", "API", "Mode", "Size", "Parts"]));
     expect(await unnamedControls(page, ["Abort upload", "Console"])).toEqual([]);
 
     await page.getByRole("button", { name: "Abort upload" }).click();
@@ -68,6 +70,35 @@ describe("one upload's page", () => {
     const parts = page.getByRole("list", { name: "Parts" });
     await parts.getByRole("listitem", { name: "Part 1: received" }).waitFor();
     await parts.getByRole("listitem", { name: "Part 2: missing" }).waitFor();
+    await expectText(page.getByTestId("upload-state"), "open");
+  });
+
+  it("shows a stream's arrived chunks, the gap between them, and its staged bytes", async () => {
+    const { page } = await openPage();
+    const key = `${uniquePrefix("stream")}sensor.log`;
+    const created = await api("uploads", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key, mode: "stream" }),
+    });
+    expect(created.status).toBe(201);
+    const { uploadId } = (await created.json()) as { uploadId: string };
+    for (const seq of [1, 3]) {
+      const chunk = await api(`uploads/${uploadId}/chunks/${seq}`, { method: "PUT", body: new Uint8Array(1_000) });
+      expect(chunk.status).toBe(200);
+    }
+
+    await signIn(page, apiKey(), `#/uploads/${uploadId}`);
+    await page.getByRole("heading", { level: 1, name: key }).waitFor();
+    const chunks = page.getByRole("list", { name: "Chunks" });
+    // The contract says "received"; the app tells the two kinds of arrived chunk apart (staged: not yet in a part).
+    await chunks.getByRole("listitem", { name: /^Chunk 1: (received|staged)$/ }).waitFor();
+    await chunks.getByRole("listitem", { name: "Chunk 2: missing" }).waitFor();
+    await chunks.getByRole("listitem", { name: /^Chunk 3: (received|staged)$/ }).waitFor();
+    await page
+      .getByText(/staged/)
+      .first()
+      .waitFor();
     await expectText(page.getByTestId("upload-state"), "open");
   });
 
