@@ -31,9 +31,12 @@ afterAll(async () => {
   browser = undefined;
 });
 
+/** Debian's Chromium (apt-get install chromium); CHROMIUM_PATH points at another one, e.g. on macOS. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
 function launch(): Promise<Browser> {
   browser ??= chromium.launch({
-    executablePath: "/usr/bin/chromium",
+    executablePath: CHROMIUM,
     headless: true,
     args: [
       "--no-sandbox",
