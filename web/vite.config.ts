@@ -1,4 +1,17 @@
-import { defineConfig } from "vite";
+import { readFileSync } from "node:fs";
+import { defineConfig, type Plugin } from "vite";
+
+/**
+ * Ships producer/openapi.json with the static assets: the producer serves GET /openapi.json from
+ * there (through its ASSETS binding) instead of carrying the document in its own script.
+ */
+const openApiDocument = (): Plugin => ({
+  name: "openapi-document",
+  generateBundle() {
+    const source = readFileSync(new URL("../producer/openapi.json", import.meta.url), "utf8");
+    this.emitFile({ type: "asset", fileName: "openapi.json", source });
+  },
+});
 
 // The console and upload page, built into web/dist and served by the producer as Workers static
 // assets ([assets] in wrangler.toml). Uppy loads only on the upload page (a dynamic import), so a
@@ -16,4 +29,5 @@ export default defineConfig({
     reportCompressedSize: true,
   },
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
+  plugins: [openApiDocument()],
 });
