@@ -37,6 +37,7 @@ const SUITES = [
   { id: "startup", load: async () => (await import("./suites/startup.mjs")).bundleAndColdStart },
   { id: "tus", load: async () => (await import("./suites/tus.mjs")).tusVsNative },
   { id: "listing", load: async () => (await import("./suites/listing.mjs")).listingAtScale },
+  { id: "batch-window", load: async () => (await import("./suites/batch-window.mjs")).batchWindow },
 ];
 
 const { values: flags } = parseArgs({
