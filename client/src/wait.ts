@@ -5,8 +5,9 @@ import type { Transport } from "./http.js";
 import { sleep } from "./retry.js";
 
 /**
- * Polls the status until the consumer has completed the upload. The tally trails the last part
- * by about a second, so polling starts fast and slows down for long completions.
+ * Polls the status until the consumer has completed the upload. With the default batch window
+ * (0 s) the tally trails the last part by tens of milliseconds; a deployment may set a longer
+ * one, so polling starts fast and slows down for long completions.
  */
 export async function waitForCompletion(
   transport: Transport,
