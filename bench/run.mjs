@@ -38,6 +38,7 @@ const SUITES = [
   { id: "tus", load: async () => (await import("./suites/tus.mjs")).tusVsNative },
   { id: "listing", load: async () => (await import("./suites/listing.mjs")).listingAtScale },
   { id: "batch-window", load: async () => (await import("./suites/batch-window.mjs")).batchWindow },
+  { id: "costs", load: async () => (await import("./suites/costs.mjs")).operationCosts },
 ];
 
 const { values: flags } = parseArgs({
