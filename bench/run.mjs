@@ -39,6 +39,7 @@ const SUITES = [
   { id: "listing", load: async () => (await import("./suites/listing.mjs")).listingAtScale },
   { id: "batch-window", load: async () => (await import("./suites/batch-window.mjs")).batchWindow },
   { id: "costs", load: async () => (await import("./suites/costs.mjs")).operationCosts },
+  { id: "fleet", load: async () => (await import("./suites/fleet.mjs")).fleetRun },
 ];
 
 const { values: flags } = parseArgs({
@@ -50,12 +51,13 @@ const { values: flags } = parseArgs({
     snapshot: { type: "boolean", default: false },
     ref: { type: "string", default: "HEAD" },
     label: { type: "string" },
+    seed: { type: "string" },
     help: { type: "boolean", default: false },
   },
 });
 if (flags.help) {
   console.log(
-    `usage: npm run bench -- [--quick] [--only ${SUITES.map((s) => s.id).join(",")}] [--runs N] [--out FILE] [--snapshot [--ref REF]]`,
+    `usage: npm run bench -- [--quick] [--only ${SUITES.map((s) => s.id).join(",")}] [--runs N] [--out FILE] [--snapshot [--ref REF]] [--seed N]`,
   );
   process.exit(0);
 }
@@ -187,6 +189,9 @@ const ctx = {
   quick: flags.quick,
   runs: flags.runs === undefined ? undefined : Number(flags.runs),
   data,
+  // The fleet run's seed (it prints the one it drew; --seed replays it).
+  seed: flags.seed,
+  label: flags.label,
   log: (line) => console.log(line),
   shared: {},
 };
