@@ -1,7 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { claimReady } from "../../shared/completion";
+import { queryPlan } from "../../shared/db/listing";
 import { type IngestedPartRecord, recordIngestedPart } from "../../shared/db/parts";
+import { COMMIT_GUARD_SQL } from "../../shared/db/streams";
 import {
   getUpload,
   insertUpload,
@@ -198,5 +200,17 @@ describe("readiness to complete", () => {
     expect(await claimReady(env.DB, [upload.uploadId], T0 + 60_000)).toEqual([]);
     expect(await isStalled(upload.uploadId, T0 + 10 * 60_000)).toBe(true);
     expect(await claimReady(env.DB, [upload.uploadId], T0 + 10 * 60_000)).toHaveLength(1);
+  });
+});
+
+describe("coalescing a stream", () => {
+  it("checks the chunks a commit read with one primary-key lookup each, never a scan of the stream", async () => {
+    const guard = JSON.stringify([
+      [1, "k1"],
+      [2, "k2"],
+    ]);
+    const plan = await queryPlan(env.DB, { sql: COMMIT_GUARD_SQL, values: ["u", "lease", "commit", guard] });
+    expect(plan.join("\n")).toMatch(/SEARCH c USING (INDEX \w+|PRIMARY KEY) \(upload_id=\? AND seq=\?\)/);
+    expect(plan.join("\n")).not.toMatch(/SCAN c\b|SEARCH c USING \S+ (INDEX \w+ |KEY )?\(upload_id=\?\)$/m);
   });
 });
