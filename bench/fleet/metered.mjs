@@ -174,5 +174,9 @@ export function totals({ producer, consumer }) {
     r2ClassB: sum(CLASS_B),
     r2,
     doRequests: producer.usage.durableObjects.requests + consumer.usage.durableObjects.requests,
+    statements: [
+      ...Object.entries(producer.usage.d1.bySql).map(([sql, n]) => ({ worker: "producer", sql, ...n })),
+      ...Object.entries(consumer.usage.d1.bySql).map(([sql, n]) => ({ worker: "consumer", sql, ...n })),
+    ],
   };
 }

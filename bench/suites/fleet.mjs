@@ -312,6 +312,16 @@ export async function fleetRun(ctx) {
   const r2Line = [...r2Names, "delete", "deleteKeys", "abortMultipartUpload"]
     .map((name) => `${name} ${fmt(q.r2[name] ?? 0, 0)}`)
     .join(", ");
+  const statementRow = (st) => [
+    st.worker,
+    `\`${st.sql.replaceAll("`", "'")}\``,
+    fmt(st.statements, 0),
+    fmt(st.rowsRead, 0),
+    fmt(st.rowsRead / Math.max(1, st.statements), 1),
+    fmt(st.rowsWritten, 0),
+  ];
+  const byRowsRead = [...q.statements].sort((a, b) => b.rowsRead - a.rowsRead).slice(0, 5);
+  const byRowsWritten = [...q.statements].sort((a, b) => b.rowsWritten - a.rowsWritten).slice(0, 5);
   const integrityRows = [
     ["devices", fmt(devices, 0)],
     ["objects read back through `GET /objects/{key}`, SHA-256 and size as sent", fmt(integrity.verified, 0)],
@@ -344,6 +354,13 @@ export async function fleetRun(ctx) {
     )
       .map(([route, n]) => `${route} ×${fmt(n, 0)}`)
       .join(", ")}.`,
+    "",
+    "D1 statements that read and wrote the most rows (SQL as the meter labels it, cut at 90 characters):",
+    "",
+    table(
+      ["Worker", "statement", "runs", "rows read", "rows read per run", "rows written"],
+      [...byRowsRead, ...byRowsWritten.filter((st) => !byRowsRead.includes(st))].map(statementRow),
+    ),
     "",
     "**Integrity**:",
     "",
