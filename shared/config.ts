@@ -94,6 +94,9 @@ export const ProducerConfig = z.pipe(
     // tus: the R2 part size its byte stream is cut into, and where keyless uploads land.
     TUS_PART_SIZE: wholeNumber("TUS_PART_SIZE", 8 * MiB, 1, 5 * 1024 * MiB),
     TUS_KEY_PREFIX: text("TUS_KEY_PREFIX", "uploads/"),
+    // Where new streams keep their chunks: "object" (a Durable Object per stream, D1 and the
+    // queue see parts only) or "d1" (an R2 object, D1 rows and a queue message per chunk).
+    CHUNK_STORE: z._default(z.enum(["object", "d1"]), "object"),
   }),
   z.transform(camelKeys),
 );

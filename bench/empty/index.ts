@@ -10,3 +10,6 @@ export default {
 
 /** The producer's config declares this Durable Object class; the empty twin must export one. */
 export class TusUpload extends DurableObject {}
+
+/** The chunk streams' Durable Object class, declared by the producer's config too. */
+export class ChunkStream extends DurableObject {}

@@ -92,6 +92,7 @@ export async function createUpload(
       owner: request.owner,
       openLimit,
       tus: request.tus,
+      chunkStore: mode === "stream" ? settings.chunkStore : "d1",
     });
   } catch (error) {
     // Without its D1 row nothing could ever complete or sweep the R2 upload: drop it now.

@@ -7,6 +7,7 @@ import type { ChunkStagedResponse } from "../../shared/schemas";
 import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
 import { digestMismatch, type MeteredBody, meterBody } from "../integrity";
+import { ingestChunkViaObject, objectOrLegacy } from "../streams/ingest";
 import type { Bindings } from "./bindings";
 
 export type ChunkBody = {
@@ -25,8 +26,9 @@ const committed = (seq: number) =>
 const ACCEPT_ATTEMPTS = 3;
 
 /**
- * One chunk of a stream: any size, staged in R2 under the reserved prefix and recorded in D1;
- * the consumer coalesces staged chunks into parts. Re-sending a chunk is safe: the same bytes
+ * One chunk of a stream, any size. A stream's Durable Object holds its chunks and writes the
+ * parts (producer/streams/); streams opened before that keep the D1 path below. Either way,
+ * re-sending a chunk is safe: the same bytes
  * are a no-op, different bytes replace a chunk that is still only staged, and a chunk whose
  * bytes are already in a part cannot change (409).
  *
@@ -40,13 +42,27 @@ export async function ingestChunk(
   uploadId: string,
   chunk: ChunkBody,
 ): Promise<ChunkStagedResponse> {
-  const { seq, size, final } = chunk;
   // An empty chunk can only end a stream: it lets a device that only learns at the end of its
   // data that the stream is over close it without holding back its last chunk.
-  if (size === 0 && !final) throw new ApiError(400, "empty_chunk", "only the final chunk may be empty");
-  if (size > chunk.maxChunkSize)
+  if (chunk.size === 0 && !chunk.final) throw new ApiError(400, "empty_chunk", "only the final chunk may be empty");
+  if (chunk.size > chunk.maxChunkSize)
     throw new ApiError(413, "chunk_too_large", `chunks are at most ${chunk.maxChunkSize} bytes`);
+  const legacy = await objectOrLegacy(env, caller, uploadId);
+  if (legacy === null) return ingestChunkViaObject(env, caller, uploadId, chunk);
+  return ingestChunkViaD1(env, caller, uploadId, chunk);
+}
 
+/**
+ * A chunk of a stream opened before streams had objects (chunk_store 'd1'): staged in R2 under
+ * the reserved prefix and recorded in D1; the consumer coalesces staged chunks into parts.
+ */
+async function ingestChunkViaD1(
+  env: Bindings,
+  caller: Caller,
+  uploadId: string,
+  chunk: ChunkBody,
+): Promise<ChunkStagedResponse> {
+  const { seq, size, final } = chunk;
   const context = await chunkContext(env.DB, uploadId, seq);
   const upload = checkChunk(caller, uploadId, seq, final, context);
   let earlier = context.chunk;

@@ -44,9 +44,15 @@ export async function ingestPart(env: Bindings, upload: UploadRow, part: PartBod
  * accepted copy (if any) is not in. Until `recordPart`, nothing counts it: tus holds parts here
  * while it verifies the checksum of the whole request they came in.
  */
-export async function writePart(env: Bindings, upload: UploadRow, part: PartBody): Promise<WrittenPart> {
+export async function writePart(
+  env: Bindings,
+  upload: UploadRow,
+  part: PartBody,
+  /** "stream": a part a chunk stream's object assembled (streams refuse parts from clients). */
+  origin: "client" | "stream" = "client",
+): Promise<WrittenPart> {
   if (upload.state !== "open") throw errors.uploadNotOpen(upload.state, "takes no more parts");
-  if (upload.mode === "stream") throw errors.notParts();
+  if (upload.mode === "stream" && origin === "client") throw errors.notParts();
   const row = await applyFinalMarker(env.DB, upload, part);
   checkPartSize(part.final ? { ...row, expected_parts: part.partNumber } : row, part.partNumber, part.size);
 

@@ -1,4 +1,5 @@
 import { type ChunkRow, stagedKeyOf } from "./chunks";
+import { activityClock } from "./fragments";
 import type { UploadRow } from "./uploads";
 
 /** Takes the stream's coalescing lease; null when someone else holds it or it is not open. */
@@ -273,4 +274,35 @@ export async function listIdleStreams(db: D1Database, now: number, limit: number
     .bind(now, limit)
     .all<{ upload_id: string }>();
   return results.map((row) => row.upload_id);
+}
+
+/**
+ * A stream held by its Durable Object (chunk_store 'object') wrote its last part: D1 keeps what
+ * the status reports of its chunks once the object has forgotten them.
+ */
+export async function recordStreamEnd(
+  db: D1Database,
+  uploadId: string,
+  finalChunk: number,
+  committedBytes: number,
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE uploads SET final_chunk = ?2, next_chunk = ?2 + 1, next_chunk_offset = 0, committed_bytes = ?3
+       WHERE upload_id = ?1 AND chunk_store = 'object'`,
+    )
+    .bind(uploadId, finalChunk, committedBytes)
+    .run();
+}
+
+/**
+ * Moves an open stream's activity clock (its object tells D1 once per half stale window, not per
+ * chunk); false when the upload is no longer open, so the stream must take nothing more.
+ */
+export async function touchOpenStream(db: D1Database, uploadId: string, now: number): Promise<boolean> {
+  const row = await db
+    .prepare(`UPDATE uploads SET ${activityClock("?2")} WHERE upload_id = ?1 AND state = 'open' RETURNING upload_id`)
+    .bind(uploadId, now)
+    .first();
+  return row !== null;
 }

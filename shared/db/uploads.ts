@@ -42,6 +42,8 @@ export type UploadRow = {
   owner: string | null;
   /** R2 part numbers per part: 2 (copies alternate between 2n-1 and 2n), or 1 for older uploads. */
   part_slots: number;
+  /** Where a stream keeps its chunks until they are in a part (migration 0010); 'd1' for parts. */
+  chunk_store: "d1" | "object";
 };
 
 export type NewUpload = {
@@ -63,6 +65,8 @@ export type NewUpload = {
   openLimit?: number | null;
   /** A tus upload: its row in tus_uploads is written in the same transaction. */
   tus?: NewTusUpload;
+  /** A stream's chunk store; parts uploads leave it out. */
+  chunkStore?: UploadRow["chunk_store"];
 };
 
 /** What counts against a key's limit: its uploads that are open or being completed, of one mode. */
@@ -78,9 +82,9 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<b
     .prepare(
       `INSERT INTO uploads (upload_id, object_key, api, state, part_size, expected_parts, content_type,
          custom_metadata, stale_after_seconds, created_at, updated_at, last_activity_at, expires_at, mode, sha256,
-         r2_upload_id, owner, part_slots)
+         r2_upload_id, owner, part_slots, chunk_store)
        SELECT ?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9, ?9 + ?8 * 1000, ?10, ?11, ?12, ?13,
-         CASE ?10 WHEN 'parts' THEN 2 ELSE 1 END
+         CASE ?10 WHEN 'parts' THEN 2 ELSE 1 END, ?15
        WHERE ?14 IS NULL OR ?13 IS NULL OR (${openByOwner("?13", "?10")}) < ?14`,
     )
     .bind(
@@ -99,6 +103,7 @@ export async function insertUpload(db: D1Database, upload: NewUpload): Promise<b
       upload.r2UploadId,
       upload.owner ?? null,
       upload.openLimit ?? null,
+      upload.chunkStore ?? "d1",
     );
   if (upload.tus === undefined) return (await insert.run()).meta.changes > 0;
   // One transaction: the tus row is written only where the upload row was.

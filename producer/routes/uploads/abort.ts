@@ -19,6 +19,6 @@ export const abort = defineRoute(
   },
   async (c, { params, caller }) => {
     const row = await accessibleUpload(c.env.DB, caller, params.uploadId);
-    return c.json(await statusOf(c.env.DB, await abortUpload(c.env, row)));
+    return c.json(await statusOf(c.env, await abortUpload(c.env, row)));
   },
 );

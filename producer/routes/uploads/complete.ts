@@ -28,6 +28,6 @@ export const complete = defineRoute(
   async (c, { params, body, caller }) => {
     const row = await accessibleUpload(c.env.DB, caller, params.uploadId);
     const { row: after, settled } = await completeUpload(c.env, row, { kind: "count", parts: body.parts });
-    return c.json(await statusOf(c.env.DB, after), settled ? 200 : 202);
+    return c.json(await statusOf(c.env, after), settled ? 200 : 202);
   },
 );

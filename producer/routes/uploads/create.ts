@@ -36,7 +36,7 @@ export const create = defineRoute(
     const settings = config(c.env);
     const row = await createUpload(c.env, settings, { ...body, api: "native", owner: ownerOf(caller) });
     const [status, token] = await Promise.all([
-      statusOf(c.env.DB, row),
+      statusOf(c.env, row),
       tokenFor(tokenSecret(c.env), row, settings.tokenTtlSeconds),
     ]);
     return c.json({ ...status, parts: status.expectedParts, ...token }, 201, {

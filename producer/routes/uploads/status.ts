@@ -18,6 +18,6 @@ export const status = defineRoute(
   },
   async (c, { params, caller }) => {
     const row = await accessibleUpload(c.env.DB, caller, params.uploadId);
-    return c.json(await statusOf(c.env.DB, row));
+    return c.json(await statusOf(c.env, row));
   },
 );

@@ -1,0 +1,393 @@
+import { DurableObject } from "cloudflare:workers";
+import { ApiError } from "../../shared/errors";
+import { authorizeUpload } from "../auth/authorize";
+import type { Env } from "../env";
+import { flushParts } from "./flush";
+import { readChunk } from "./read-chunk";
+import { summarizeChunks } from "./summary";
+import {
+  type AcceptRequest,
+  type AcceptResult,
+  type PartPlan,
+  type Refusal,
+  refusal,
+  type StreamMeta,
+  type StreamSummary,
+} from "./types";
+
+/** A part being written holds the stream for this long after its last call. */
+const LEASE_MS = 120_000;
+/** After a part could not be written, the object's alarm tries again this soon, then less often. */
+const RETRY_MS = 2_000;
+const RETRY_MAX_MS = 60_000;
+/** An ended stream keeps its summary this long, for status reads, then forgets everything. */
+const ENDED_KEEP_MS = 10 * 60_000;
+
+type ChunkRow = { seq: number; size: number; md5: string; sha256: string | null; committed: number };
+type Lease = { id: string; until: number; plan: PartPlan };
+
+/**
+ * One per chunk stream (`chunk_store = 'object'`). It owns the stream's chunks until they are in
+ * a part: it orders them, refuses what the chunk API refuses, de-duplicates and replaces staged
+ * chunks, and keeps their bytes in its SQLite storage (one row per chunk up to 1 MiB). When a
+ * part's worth is contiguous it hands out a lease and a part plan; the Worker that holds the
+ * lease writes that part into the R2 multipart upload and records it in D1 like any other part
+ * (the consumer tallies it and completes the upload), then commits it here, which drops the
+ * part's bytes. D1 and the queue therefore see parts, never chunks.
+ *
+ * Guarantees: a chunk is accepted only once its bytes are stored here; a chunk inside a written
+ * (or leased) part never changes; one part is written at a time. When no request finishes the
+ * work (the budget ran out, R2 failed), the alarm writes the ready parts with its own bindings.
+ */
+export class ChunkStream extends DurableObject<Env> {
+  private lease: Lease | null = null;
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.createTables();
+  }
+
+  private createTables(): void {
+    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL)");
+    // committed = 1: the chunk's bytes are in a written part (bytes dropped, the digest kept).
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS chunks (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL,
+      md5 TEXT NOT NULL, sha256 TEXT, committed INTEGER NOT NULL DEFAULT 0, bytes BLOB)`);
+    // Bytes of chunks over one row: row 0 is chunks.bytes, rows 1.. live here.
+    this.sql.exec(
+      "CREATE TABLE IF NOT EXISTS overflow (seq INTEGER NOT NULL, idx INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (seq, idx))",
+    );
+  }
+
+  /** Registers the stream from its D1 row (idempotent). */
+  async init(meta: StreamMeta): Promise<void> {
+    this.sql.exec("INSERT OR IGNORE INTO meta (id, json) VALUES (1, ?)", JSON.stringify(meta));
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.expiryCheckAt(meta));
+  }
+
+  /** Whether the stream is registered here; null: never was, or it ended and was forgotten. */
+  describe(): { state: StreamMeta["state"] } | null {
+    const meta = this.meta();
+    return meta === null ? null : { state: meta.state };
+  }
+
+  /**
+   * Takes one chunk. Refusals are returned (an error crossing RPC loses its class). The body is
+   * read in full before anything is decided; the decision and the write are then one
+   * synchronous transaction, so concurrent sends of the same chunk settle in arrival order.
+   */
+  async accept(request: AcceptRequest): Promise<AcceptResult> {
+    const early = this.check(request);
+    if (early !== null) {
+      await request.body.cancel().catch(() => undefined);
+      return early;
+    }
+    const read = await readChunk(request.body, request.sha256 !== null);
+    if ("failed" in read) return { kind: "body_failed", message: read.failed, received: read.received };
+    if (request.sha256 !== null && read.sha256 !== request.sha256) {
+      return refusal(400, "digest_mismatch", "the chunk's SHA-256 does not match its Content-Digest; send it again");
+    }
+    return this.ctx.storage.transactionSync((): AcceptResult => {
+      const refused = this.check(request);
+      if (refused !== null) return refused;
+      const meta = this.meta() as StreamMeta;
+      const { seq, final } = request;
+      const earlier = this.row(seq);
+      if (meta.state !== "open" && (earlier?.md5 !== read.md5 || earlier?.size !== read.size)) return notOpen();
+      const response = { sequence: seq, size: read.size, md5: read.md5, final: final || meta.finalChunk === seq };
+      // Written into a part (wholly, partly, or being written now): only the same bytes are fine.
+      const inPart = seq < meta.nextChunk || (seq === meta.nextChunk && meta.nextOffset > 0) || this.leased(seq);
+      if (earlier !== null && (earlier.committed === 1 || inPart)) {
+        if (earlier.md5 !== read.md5 || earlier.size !== read.size) {
+          return refusal(409, "chunk_committed", `chunk ${seq} is already written into the object and cannot change`);
+        }
+        return { kind: "accepted", response: { ...response, duplicate: true }, ...this.afterAccept(meta, request.now) };
+      }
+      const duplicate = earlier !== null && earlier.md5 === read.md5 && earlier.size === read.size;
+      if (!duplicate) {
+        this.sql.exec("DELETE FROM overflow WHERE seq = ?", seq);
+        const [first, ...rest] = read.rows;
+        this.sql.exec(
+          "INSERT OR REPLACE INTO chunks (seq, size, md5, sha256, committed, bytes) VALUES (?, ?, ?, ?, 0, ?)",
+          seq,
+          read.size,
+          read.md5,
+          read.sha256,
+          first ?? new ArrayBuffer(0),
+        );
+        rest.forEach((bytes, index) => {
+          this.sql.exec("INSERT INTO overflow (seq, idx, bytes) VALUES (?, ?, ?)", seq, index + 1, bytes);
+        });
+        this.extendRun(meta, seq, read.size - (earlier?.size ?? 0), earlier !== null);
+      }
+      if (final) meta.finalChunk = seq;
+      meta.lastActivityAt = Math.max(meta.lastActivityAt, request.now);
+      this.save(meta);
+      return { kind: "accepted", response: { ...response, duplicate }, ...this.afterAccept(meta, request.now) };
+    });
+  }
+
+  /** D1 was told of the stream's activity up to `expiresAt`. */
+  touched(expiresAt: number): void {
+    const meta = this.meta();
+    if (meta === null) return;
+    meta.d1ExpiresAt = Math.max(meta.d1ExpiresAt, expiresAt);
+    this.save(meta);
+  }
+
+  /** The bytes of the leased part, in order, read from storage as they are pulled. */
+  partBytes(leaseId: string): ReadableStream<Uint8Array> {
+    const { plan } = this.hold(leaseId);
+    const sql = this.sql;
+    let seq = plan.firstChunk;
+    let skip = plan.firstOffset;
+    let left = plan.size;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (left === 0) {
+          controller.close();
+          return;
+        }
+        const pieces = [
+          ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM chunks WHERE seq = ?", seq),
+          ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM overflow WHERE seq = ? ORDER BY idx", seq),
+        ];
+        seq++;
+        for (const { bytes } of pieces) {
+          let view = new Uint8Array(bytes);
+          if (skip > 0) {
+            const dropped = Math.min(skip, view.byteLength);
+            view = view.subarray(dropped);
+            skip -= dropped;
+          }
+          if (view.byteLength === 0) continue;
+          const take = view.subarray(0, Math.min(left, view.byteLength));
+          controller.enqueue(take);
+          left -= take.byteLength;
+          if (left === 0) break;
+        }
+      },
+    });
+  }
+
+  /**
+   * The leased part is written and recorded: its chunks' bytes go, the cursor moves past it.
+   * Returns the next part's plan under the same lease when another is ready, else frees the lease.
+   */
+  commitPart(leaseId: string): PartPlan | null {
+    const { plan } = this.hold(leaseId);
+    return this.ctx.storage.transactionSync(() => {
+      const meta = this.meta() as StreamMeta;
+      let left = plan.size;
+      while (left > 0 || (plan.last && meta.nextChunk <= (meta.finalChunk ?? 0))) {
+        const row = this.row(meta.nextChunk);
+        if (row === null) break;
+        const take = Math.min(left, row.size - meta.nextOffset);
+        left -= take;
+        if (meta.nextOffset + take < row.size) {
+          meta.nextOffset += take;
+          break;
+        }
+        this.sql.exec("UPDATE chunks SET committed = 1, bytes = NULL WHERE seq = ?", meta.nextChunk);
+        this.sql.exec("DELETE FROM overflow WHERE seq = ?", meta.nextChunk);
+        meta.nextChunk++;
+        meta.nextOffset = 0;
+      }
+      meta.nextPart = plan.partNumber + 1;
+      meta.retries = 0;
+      meta.committedBytes += plan.size;
+      meta.runBytes -= plan.size;
+      if (plan.last) meta.state = "ended";
+      this.save(meta);
+      this.lease = null;
+      return this.takePlan(meta, Date.now());
+    });
+  }
+
+  /**
+   * The lease holder stops: its budget ran out (the alarm carries on at once) or it could not
+   * write its part (the alarm tries again soon, then less and less often).
+   */
+  async abandon(leaseId: string, why: "budget" | "failed"): Promise<void> {
+    if (this.lease?.id !== leaseId) return;
+    this.lease = null;
+    const meta = this.meta();
+    if (meta === null) return;
+    const retries = why === "failed" ? (meta.retries ?? 0) + 1 : 0;
+    this.save({ ...meta, retries });
+    const delay = retries === 0 ? 0 : Math.min(RETRY_MAX_MS, RETRY_MS * 2 ** (retries - 1));
+    await this.ctx.storage.setAlarm(Date.now() + delay);
+  }
+
+  /** The stream ended with its last part recorded: keep the summary a while for status reads. */
+  async ended(): Promise<void> {
+    await this.ctx.storage.setAlarm(Date.now() + ENDED_KEEP_MS);
+  }
+
+  /** What the status reports of the chunks. */
+  summary(): StreamSummary | null {
+    const meta = this.meta();
+    return meta === null ? null : summarizeChunks(this.sql, meta);
+  }
+
+  /** The upload was aborted (by its client or the sweep) or is gone: drop every byte. */
+  async close(): Promise<void> {
+    this.lease = null;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    // Empty tables again, so that later calls find no stream rather than no table.
+    this.createTables();
+  }
+
+  /** Writes parts nobody wrote; forgets the stream once it ended; expires it with D1. */
+  override async alarm(): Promise<void> {
+    const meta = this.meta();
+    if (meta === null) return;
+    const now = Date.now();
+    if (meta.state === "ended") {
+      await this.close();
+      return;
+    }
+    const plan = this.takePlan(meta, now);
+    // A part that fails frees the lease and sets the next alarm (abandon): nothing to rethrow.
+    if (plan !== null) await flushParts(this.env, this, meta.uploadId, plan, true);
+    const after = this.meta();
+    if (after === null || after.state === "ended") return;
+    // The sweep or a client may have ended the upload in D1 (alarms are rare: one D1 read).
+    const row = await this.env.DB.prepare("SELECT state FROM uploads WHERE upload_id = ?1")
+      .bind(after.uploadId)
+      .first<{ state: string }>();
+    if (row === null || row.state !== "open") {
+      await this.close();
+      return;
+    }
+    // Unless flushing asked for a sooner alarm (more parts, or a retry), wake at the expiry, and
+    // past it once a minute (the consumer's sweep runs every minute).
+    if ((await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Math.max(this.expiryCheckAt(after), now + 60_000));
+    }
+  }
+
+  private check(request: AcceptRequest): Refusal | { kind: "unknown" } | null {
+    const meta = this.meta();
+    if (meta === null) return { kind: "unknown" };
+    try {
+      authorizeUpload(request.caller, { upload_id: meta.uploadId, object_key: meta.key });
+    } catch (error) {
+      if (error instanceof ApiError) return refusal(error.status, error.code, error.message);
+      throw error;
+    }
+    const { seq, final } = request;
+    // An ended stream still answers a re-sent chunk it holds (its device may have lost the
+    // answer): the same bytes are a duplicate, anything else is refused after the read.
+    if (meta.state !== "open" && this.row(seq)?.committed !== 1) return notOpen();
+    if (meta.finalChunk !== null && seq > meta.finalChunk) {
+      return refusal(409, "beyond_final_chunk", `chunk ${meta.finalChunk} was marked final; ${seq} is beyond it`);
+    }
+    if (final && meta.finalChunk !== null && meta.finalChunk !== seq) {
+      return refusal(409, "final_conflict", `chunk ${meta.finalChunk} is already marked final`);
+    }
+    if (final) {
+      const highest = this.sql.exec<{ h: number }>("SELECT coalesce(max(seq), 0) AS h FROM chunks").one().h;
+      if (highest > seq)
+        return refusal(409, "final_conflict", `chunk ${highest} was received, so ${seq} cannot be final`);
+    }
+    return null;
+  }
+
+  /** Moves the contiguous run (chunks from the cursor with no gap) after chunk `seq` changed. */
+  private extendRun(meta: StreamMeta, seq: number, delta: number, replaced: boolean): void {
+    if (seq <= meta.runThrough) {
+      if (replaced) meta.runBytes += delta;
+      return;
+    }
+    if (seq !== meta.runThrough + 1) return;
+    for (let next = this.row(seq); next !== null; next = this.row(meta.runThrough + 1)) {
+      meta.runThrough = next.seq;
+      meta.runBytes += next.size;
+    }
+  }
+
+  /** After an accepted chunk: whether D1 should hear of the activity, and the part to write now. */
+  private afterAccept(meta: StreamMeta, now: number): { touchD1: number | null; part: PartPlan | null } {
+    const staleMs = meta.staleAfterSeconds * 1000;
+    const touchD1 = meta.d1ExpiresAt - now < staleMs / 2 ? now + staleMs : null;
+    return { touchD1, part: this.takePlan(meta, now) };
+  }
+
+  /** The next part to write, under a new lease, if one is ready and nobody holds the stream. */
+  private takePlan(meta: StreamMeta, now: number): PartPlan | null {
+    if (meta.state !== "open") return null;
+    if (this.lease !== null && this.lease.until > now) return null;
+    const finalReached = meta.finalChunk !== null && meta.runThrough >= meta.finalChunk;
+    const plan: PartPlan = {
+      lease: crypto.randomUUID(),
+      partNumber: meta.nextPart,
+      firstChunk: meta.nextChunk,
+      firstOffset: meta.nextOffset,
+      size: 0,
+      last: false,
+      finalChunk: meta.finalChunk,
+      committedBytes: meta.committedBytes,
+    };
+    if (meta.runBytes >= meta.partSize) {
+      plan.size = meta.partSize;
+      plan.last = finalReached && meta.runBytes === meta.partSize;
+    } else if (finalReached) {
+      plan.size = meta.runBytes;
+      plan.last = true;
+    } else {
+      return null;
+    }
+    plan.committedBytes = meta.committedBytes + plan.size;
+    this.lease = { id: plan.lease, until: now + LEASE_MS, plan };
+    return plan;
+  }
+
+  /** A chunk in the leased part: it is being written, so it can no longer change. */
+  private leased(seq: number): boolean {
+    const lease = this.lease;
+    if (lease === null || lease.until <= Date.now()) return false;
+    return seq >= lease.plan.firstChunk && seq <= this.lastChunkOf(lease.plan);
+  }
+
+  private lastChunkOf(plan: PartPlan): number {
+    let seq = plan.firstChunk;
+    let left = plan.size + plan.firstOffset;
+    for (let row = this.row(seq); row !== null; row = this.row(++seq)) {
+      left -= row.size;
+      if (left <= 0) return seq;
+    }
+    return seq - 1;
+  }
+
+  private hold(leaseId: string): Lease {
+    if (this.lease === null || this.lease.id !== leaseId) throw new Error("chunk stream lease lost");
+    this.lease.until = Date.now() + LEASE_MS;
+    return this.lease;
+  }
+
+  private row(seq: number): ChunkRow | null {
+    return (
+      this.sql.exec<ChunkRow>("SELECT seq, size, md5, sha256, committed FROM chunks WHERE seq = ?", seq).toArray()[0] ??
+      null
+    );
+  }
+
+  private meta(): StreamMeta | null {
+    const row = this.sql.exec<{ json: string }>("SELECT json FROM meta WHERE id = 1").toArray()[0];
+    return row === undefined ? null : (JSON.parse(row.json) as StreamMeta);
+  }
+
+  private save(meta: StreamMeta): void {
+    this.sql.exec("UPDATE meta SET json = ? WHERE id = 1", JSON.stringify(meta));
+  }
+
+  private expiryCheckAt(meta: StreamMeta): number {
+    return Math.max(meta.d1ExpiresAt, meta.lastActivityAt + meta.staleAfterSeconds * 1000) + 1_000;
+  }
+}
+
+const notOpen = () =>
+  refusal(409, "upload_not_open", "the upload is completing and takes no more chunks", { state: "completing" });

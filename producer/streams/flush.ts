@@ -1,0 +1,93 @@
+import { completeNow } from "../../shared/completion";
+import { recordStreamEnd } from "../../shared/db/streams";
+import { fixExpectedParts, getUpload } from "../../shared/db/uploads";
+import { errorMessage } from "../../shared/r2-errors";
+import type { Bindings } from "../services/bindings";
+import { recordPart, writePart } from "../services/ingest-part";
+import type { PartPlan } from "./types";
+
+/** Where the bytes of the parts come from: the stream's object, through its stub or itself. */
+export type PartSource = {
+  partBytes(lease: string): ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>;
+  commitPart(lease: string): PartPlan | null | Promise<PartPlan | null>;
+  abandon(lease: string, why: "budget" | "failed"): Promise<void>;
+  ended(): Promise<void>;
+};
+
+/** Parts one request writes at most; the rest are left to the next request or the object's alarm. */
+export const PARTS_PER_REQUEST = 4;
+
+/**
+ * Writes ready parts of a stream into its R2 multipart upload and records each like any other
+ * part (D1, then the part event the consumer tallies), then commits it in the stream's object.
+ * The last part fixes the part count first, so the consumer completes once it is tallied; an
+ * empty last chunk on a part boundary leaves no part to write, so the upload completes here.
+ * A failure frees the lease and leaves the part to the object's alarm: the chunk that asked is
+ * stored either way.
+ */
+export async function flushParts(
+  env: Bindings,
+  source: PartSource,
+  uploadId: string,
+  first: PartPlan,
+  /**
+   * The object's alarm sets this: its part events go on the queue like any other, but nobody
+   * waits on a request there, so once the last part is recorded it completes the upload itself
+   * (claiming it, as the consumer would; whoever comes second finds it done).
+   */
+  completeInline = false,
+  budget = PARTS_PER_REQUEST,
+): Promise<void> {
+  let plan: PartPlan | null = first;
+  for (let written = 0; plan !== null; written++) {
+    if (written >= budget) {
+      await source.abandon(plan.lease, "budget");
+      return;
+    }
+    try {
+      await writeOne(env, source, uploadId, plan);
+    } catch (error) {
+      console.warn(
+        JSON.stringify({
+          event: "stream_part_deferred",
+          uploadId,
+          partNumber: plan.partNumber,
+          error: errorMessage(error),
+        }),
+      );
+      await source.abandon(plan.lease, "failed");
+      return;
+    }
+    const last: boolean = plan.last;
+    plan = await source.commitPart(plan.lease);
+    if (last) {
+      await source.ended();
+      if (completeInline) await completeNow(env, uploadId, Date.now());
+    }
+  }
+}
+
+async function writeOne(env: Bindings, source: PartSource, uploadId: string, plan: PartPlan): Promise<void> {
+  const row = await getUpload(env.DB, uploadId);
+  if (row === null) throw new Error(`stream ${uploadId} has no upload row`);
+  if (plan.last) await recordStreamEnd(env.DB, uploadId, plan.finalChunk ?? 0, plan.committedBytes);
+  if (plan.last && plan.size === 0 && plan.partNumber > 1) {
+    // Every byte is in the parts already written: fix the count and complete now.
+    await fixExpectedParts(env.DB, uploadId, plan.partNumber - 1, Date.now());
+    await completeNow(env, uploadId, Date.now());
+    return;
+  }
+  const written = await writePart(
+    env,
+    row,
+    {
+      partNumber: plan.partNumber,
+      body: await source.partBytes(plan.lease),
+      size: plan.size,
+      sha256: null,
+      final: plan.last,
+    },
+    "stream",
+  );
+  await recordPart(env, written);
+}

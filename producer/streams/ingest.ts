@@ -1,0 +1,131 @@
+import { touchOpenStream } from "../../shared/db/streams";
+import { getUpload, type UploadRow } from "../../shared/db/uploads";
+import { ApiError, errors } from "../../shared/errors";
+import type { ChunkStagedResponse } from "../../shared/schemas";
+import { authorizeUpload } from "../auth/authorize";
+import type { Caller } from "../auth/middleware";
+import { meterBody } from "../integrity";
+import type { Bindings } from "../services/bindings";
+import type { ChunkStream } from "./chunk-stream";
+import { flushParts } from "./flush";
+import type { StreamMeta } from "./types";
+
+export type ChunkStreamStub = DurableObjectStub<ChunkStream>;
+
+/** The Durable Object of one chunk stream, named by the upload id. */
+export function chunkStreamStub(env: Pick<Bindings, "CHUNK_STREAMS">, uploadId: string): ChunkStreamStub {
+  return env.CHUNK_STREAMS.getByName(uploadId);
+}
+
+export type ObjectChunk = {
+  seq: number;
+  body: ReadableStream<Uint8Array> | null;
+  size: number;
+  sha256: string | null;
+  final: boolean;
+};
+
+/** Streams this isolate has seen registered in their object: their chunks skip the D1 read. */
+const registered = new Set<string>();
+
+/**
+ * Where a stream's chunks go: its Durable Object (null), or, for a stream opened before the
+ * objects existed, the D1 chunk path (the row). A stream this isolate has seen costs nothing
+ * here; otherwise the object is asked and, if it has never heard of the stream, D1 decides and
+ * registers it. This is the only D1 read of the object path, once per stream and isolate.
+ */
+export async function objectOrLegacy(env: Bindings, caller: Caller, uploadId: string): Promise<UploadRow | null> {
+  if (registered.has(uploadId)) return null;
+  const stub = chunkStreamStub(env, uploadId);
+  if ((await stub.describe()) !== null) {
+    registered.add(uploadId);
+    return null;
+  }
+  const row = await getUpload(env.DB, uploadId);
+  if (row === null) throw errors.uploadNotFound(uploadId);
+  authorizeUpload(caller, row);
+  if (row.mode !== "stream") throw errors.notAStream();
+  if (row.chunk_store === "d1") return row;
+  if (row.state !== "open") throw errors.uploadNotOpen(row.state, "takes no more chunks");
+  await stub.init(metaOf(row));
+  registered.add(uploadId);
+  return null;
+}
+
+/**
+ * One chunk through the stream's object: stored there (one durable write, no D1 statement and no
+ * queue message of its own), then, when it completed a part's worth of contiguous bytes, the
+ * part is written and recorded here. D1 hears of the stream's activity once per half stale
+ * window; if D1 says the upload is no longer open (the sweep took it), the object forgets it.
+ */
+export async function ingestChunkViaObject(
+  env: Bindings,
+  caller: Caller,
+  uploadId: string,
+  chunk: ObjectChunk,
+): Promise<ChunkStagedResponse> {
+  const stub = chunkStreamStub(env, uploadId);
+  const metered = meterBody(chunk.body, chunk.size, false);
+  const result = await stub.accept({
+    caller,
+    seq: chunk.seq,
+    final: chunk.final,
+    sha256: chunk.sha256,
+    body: metered.stream,
+    now: Date.now(),
+  });
+  switch (result.kind) {
+    case "unknown":
+      registered.delete(uploadId);
+      throw await endedStream(env.DB, uploadId);
+    case "refused":
+      throw new ApiError(result.status, result.code, result.message, result.details);
+    case "body_failed": {
+      await metered.done.catch(() => undefined);
+      const length = metered.lengthError(new Error(result.message));
+      if (length !== null) throw length;
+      // A body that ended early reaches the object as a broken stream, whatever the reason.
+      if (result.received < chunk.size) {
+        throw new ApiError(400, "length_mismatch", `the body ended before its Content-Length of ${chunk.size}`);
+      }
+      throw errors.storageUnavailable("chunk");
+    }
+  }
+  if (result.touchD1 !== null) {
+    if (!(await touchOpenStream(env.DB, uploadId, Date.now()))) {
+      await stub.close();
+      registered.delete(uploadId);
+      throw await endedStream(env.DB, uploadId);
+    }
+    await stub.touched(result.touchD1);
+  }
+  if (result.part !== null) await flushParts(env, stub, uploadId, result.part);
+  return result.response;
+}
+
+/** The refusal for a stream whose object holds nothing: D1 says what became of it. */
+async function endedStream(db: D1Database, uploadId: string): Promise<ApiError> {
+  const row = await getUpload(db, uploadId);
+  if (row === null) return errors.uploadNotFound(uploadId);
+  return errors.uploadNotOpen(row.state === "open" ? "completing" : row.state, "takes no more chunks");
+}
+
+function metaOf(row: UploadRow): StreamMeta {
+  if (row.part_size === null) throw new Error(`stream ${row.upload_id} has no part size`);
+  return {
+    uploadId: row.upload_id,
+    key: row.object_key,
+    partSize: row.part_size,
+    staleAfterSeconds: row.stale_after_seconds,
+    finalChunk: null,
+    nextChunk: 1,
+    nextOffset: 0,
+    nextPart: 1,
+    committedBytes: 0,
+    runThrough: 0,
+    runBytes: 0,
+    state: "open",
+    lastActivityAt: row.last_activity_at,
+    d1ExpiresAt: row.expires_at,
+  };
+}
