@@ -137,9 +137,9 @@ function isClaim(result: D1Result): boolean {
  * A pipeline on flaky bindings whose queue sends fail at the `queueSend` rate, and a cron that
  * may die like any invocation (the next run picks up where it left off).
  */
-export function chaosPipeline(rng: Rng, rates: FaultRates) {
+export function chaosPipeline(rng: Rng, rates: FaultRates, producerVars?: Record<string, string>) {
   const faults = flakyBindings(env.BUCKET, env.DB, rng, rates);
-  const pipeline = new Pipeline({ bucket: faults.bucket, db: faults.db });
+  const pipeline = new Pipeline({ bucket: faults.bucket, db: faults.db, producerVars });
   pipeline.queue.failWhen = () => {
     if (!rng.chance(rates.queueSend)) return false;
     faults.count("queueSend");

@@ -3,7 +3,10 @@ import {
   createMessageBatch,
   createScheduledController,
   getQueueResult,
+  listDurableObjectIds,
   type QueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
@@ -194,27 +197,36 @@ export class Pipeline {
     return getQueueResult(batch, createExecutionContext());
   }
 
-  putChunk(uploadId: string, seq: number | string, data: Uint8Array, options: { final?: boolean } = {}) {
+  putChunk(
+    uploadId: string,
+    seq: number | string,
+    data: Uint8Array,
+    options: { final?: boolean; headers?: Record<string, string> } = {},
+  ) {
     return this.json<{ sequence: number; size: number; md5: string; final: boolean; duplicate: boolean }>(
       `/uploads/${uploadId}/chunks/${seq}${options.final === true ? "?final=1" : ""}`,
-      { method: "PUT", body: data, headers: { "content-length": String(data.byteLength) } },
+      { method: "PUT", body: data, headers: { "content-length": String(data.byteLength), ...options.headers } },
     );
   }
 
   /**
    * Delivers everything queued, and whatever that queues in turn (a stream continuing in a new
-   * invocation) or asks to retry, until the queue is empty. Returns the number of batches.
+   * invocation) or asks to retry, until the queue is empty; then runs the alarms of chunk
+   * streams' objects that are due (parts a request's budget left), until neither has work.
+   * Returns the number of batches.
    */
   async settle(maxBatches = 200): Promise<number> {
     let batches = 0;
-    for (let pending = this.queue.drainAll(); pending.length > 0; pending.push(...this.queue.drainAll())) {
-      if (++batches > maxBatches) throw new Error("the queue did not settle");
-      const batch = pending.splice(0, 100);
-      const result = await this.deliver(batch);
-      const retried = new Set(result.retryMessages.map((message) => Number(message.msgId.split("-").at(-1))));
-      pending.push(...batch.filter((_, index) => retried.has(index)));
+    for (;;) {
+      for (let pending = this.queue.drainAll(); pending.length > 0; pending.push(...this.queue.drainAll())) {
+        if (++batches > maxBatches) throw new Error("the queue did not settle");
+        const batch = pending.splice(0, 100);
+        const result = await this.deliver(batch);
+        const retried = new Set(result.retryMessages.map((message) => Number(message.msgId.split("-").at(-1))));
+        pending.push(...batch.filter((_, index) => retried.has(index)));
+      }
+      if (!(await runDueStreamAlarms())) return batches;
     }
-    return batches;
   }
 
   /** Runs the consumer's cron at the given time. */
@@ -285,3 +297,14 @@ export async function r2UploadIdOf(uploadId: string): Promise<string> {
 }
 
 export { type CapturedLogs, captureLogs, type LoggedEvent } from "./logs";
+
+/** Runs every chunk stream object's alarm that is due now; whether any ran. */
+export async function runDueStreamAlarms(): Promise<boolean> {
+  let ran = false;
+  for (const id of await listDurableObjectIds(env.CHUNK_STREAMS)) {
+    const stub = env.CHUNK_STREAMS.get(id);
+    const at = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    if (at !== null && at <= Date.now()) ran = (await runDurableObjectAlarm(stub)) || ran;
+  }
+  return ran;
+}

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { stagingPrefix } from "../../shared/db/chunks";
 import { ChaosQueue, chaosPipeline, type FaultRates, Rng, withRetries } from "./chaos";
 import { bytes, captureLogs, concat, MiB, objectBytes, PART, Pipeline, sha256 } from "./helpers";
+import { D1_STORE } from "./stream-helpers";
 
 const STREAMS = 24;
 const LONG_STREAMS = 4;
@@ -48,12 +49,14 @@ function chunkSizes(rng: Rng, total: number, largest: number): number[] {
   return sizes;
 }
 
-describe("chunk streams under injected faults", () => {
+// The D1 chunk path (streams opened before chunk objects) under faults; stream-object.test.ts
+// covers the objects' own failure handling.
+describe("chunk streams on the D1 chunk path under injected faults", () => {
   it("completes every stream byte-exact or sweeps it, with no staged chunk left behind", async () => {
     const logs = captureLogs(LOGGED);
     const rng = new Rng(20261126);
-    const { faults, pipeline, cron } = chaosPipeline(rng, RATES);
-    const healthy = new Pipeline();
+    const { faults, pipeline, cron } = chaosPipeline(rng, RATES, D1_STORE.producerVars);
+    const healthy = new Pipeline(D1_STORE);
 
     const plans: StreamPlan[] = [];
     for (let i = 0; i < STREAMS; i++) {

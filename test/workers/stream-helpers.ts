@@ -4,6 +4,9 @@ import { stagingPrefix } from "../../shared/db/chunks";
 import type { UploadStatus } from "../../shared/schemas";
 import { PART, type Pipeline } from "./helpers";
 
+/** Pipeline options for a stream on the D1 chunk path (streams opened before chunk objects). */
+export const D1_STORE = { producerVars: { CHUNK_STORE: "d1" } } as const;
+
 export async function createStream(
   pipeline: Pipeline,
   key: string,

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { mapWithConcurrency } from "../../shared/concurrency";
 import { STAGING_PREFIX } from "../../shared/schemas";
 import { bytes, concat, objectBytes, PART, Pipeline } from "./helpers";
+import { D1_STORE } from "./stream-helpers";
 
 const HOUR = 60 * 60 * 1000;
 
@@ -50,7 +51,7 @@ async function allStaged(): Promise<string[]> {
 
 describe("a refused chunk changes nothing", () => {
   it("refuses re-sends of an accepted chunk (wrong digest, short body, long body) and completes with the accepted bytes", async () => {
-    const pipeline = new Pipeline();
+    const pipeline = new Pipeline(D1_STORE);
     const upload = await pipeline.create({ key: "stream-resend/refused.bin", mode: "stream", partSize: PART });
     const accepted = bytes(100, 1);
     const last = bytes(50, 2);
@@ -79,7 +80,7 @@ describe("a refused chunk changes nothing", () => {
   });
 
   it("keeps the accepted copy when a refused re-send comes after a good replacement", async () => {
-    const pipeline = new Pipeline();
+    const pipeline = new Pipeline(D1_STORE);
     const upload = await pipeline.create({ key: "stream-resend/replaced.bin", mode: "stream", partSize: PART });
     expect((await putChunk(pipeline, upload.uploadId, 1, { body: bytes(80, 1) })).status).toBe(200);
     const replacement = bytes(90, 2);
@@ -99,7 +100,7 @@ describe("a refused chunk changes nothing", () => {
   });
 
   it("does not record the final marker of a final chunk that was refused", async () => {
-    const pipeline = new Pipeline();
+    const pipeline = new Pipeline(D1_STORE);
     const upload = await pipeline.create({ key: "stream-resend/final.bin", mode: "stream", partSize: PART });
     const chunks = [bytes(30, 1), bytes(40, 2), bytes(50, 3), bytes(60, 4)];
     expect((await putChunk(pipeline, upload.uploadId, 1, { body: chunks[0]! })).status).toBe(200);
@@ -127,7 +128,7 @@ describe("a refused chunk changes nothing", () => {
   });
 
   it("leaves no staged object behind when a stream is swept or aborted, whatever was refused, replaced or merged", async () => {
-    const pipeline = new Pipeline();
+    const pipeline = new Pipeline(D1_STORE);
     // Enough 1-byte chunks that the coalescer copies some into a span before it hands on; the
     // message that would continue it is lost, so the span is still there when the sweep comes.
     const swept = await pipeline.create({

@@ -4,6 +4,7 @@ import { mapWithConcurrency } from "../../shared/concurrency";
 import { stagingPrefix } from "../../shared/db/chunks";
 import { countRoundTrips } from "./faults";
 import { bytes, concat, objectBytes, PART, Pipeline, sha256 } from "./helpers";
+import { D1_STORE } from "./stream-helpers";
 
 /** PUTs in flight at once: enough to keep the in-process producer busy, few enough to stay polite. */
 const SENDERS = 16;
@@ -35,7 +36,7 @@ async function stagedKeys(uploadId: string): Promise<string[]> {
  */
 async function smallChunkStream(count: number, sizes: readonly number[], seed: number) {
   const probe = countRoundTrips(env.DB);
-  const pipeline = new Pipeline({ db: probe.db });
+  const pipeline = new Pipeline({ db: probe.db, ...D1_STORE });
   const upload = await pipeline.create({
     key: `stream-small/${count}x${sizes.join("-")}.bin`,
     mode: "stream",
@@ -60,7 +61,9 @@ async function smallChunkStream(count: number, sizes: readonly number[], seed: n
   return { pipeline, upload, chunks, continued, roundTrips };
 }
 
-describe("streams of small chunks", () => {
+// These pin the D1 chunk path (streams opened before chunk objects): its coalescer reads
+// chunks a page and a budget at a time, which is what they exercise.
+describe("streams of small chunks on the D1 chunk path", () => {
   for (const [count, sizes] of [
     [2_001, [100]],
     [2_001, [1]],
@@ -98,7 +101,7 @@ describe("streams of small chunks", () => {
   }, 60_000);
 
   it("does not stall when the message that continues a long stream is lost: the cron picks it up", async () => {
-    const pipeline = new Pipeline();
+    const pipeline = new Pipeline(D1_STORE);
     const upload = await pipeline.create({ key: "stream-small/lost-continue.bin", mode: "stream", partSize: PART });
     // Enough chunks that the first invocation cannot write the part and must hand on.
     const chunks = Array.from({ length: 801 }, (_, i) => bytes(1, 40_000 + i));

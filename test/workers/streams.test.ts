@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { probeBucket, r2Error } from "./faults";
 import { bytes, captureLogs, MiB, objectBytes, PART, Pipeline, r2UploadIdOf, sha256 } from "./helpers";
-import { createStream, objectSha256, partSizes, sha256Of, stagedKeys } from "./stream-helpers";
+import { createStream, D1_STORE, objectSha256, partSizes, sha256Of, stagedKeys } from "./stream-helpers";
 
 // The two long tests of chunk streams (64 MiB, 2,000 random chunks) have files of their own,
 // stream-volume.test.ts and stream-random.test.ts, so that they run beside these.
@@ -99,11 +99,14 @@ describe("chunk streams", () => {
   it("treats re-sent chunks safely: same bytes are a no-op, new bytes replace a staged chunk, a coalesced one cannot change", async () => {
     const pipeline = new Pipeline();
     const upload = await createStream(pipeline, "stream/resend.bin");
-    const first = bytes(PART, 1);
+    // Half a part: it stays staged until chunk 2 completes the part.
+    const first = bytes(PART / 2, 1);
     expect((await pipeline.putChunk(upload.uploadId, 1, first)).body.duplicate).toBe(false);
     expect((await pipeline.putChunk(upload.uploadId, 1, first)).body.duplicate).toBe(true);
-    const replacement = bytes(PART, 2);
+    const replacement = bytes(PART / 2, 2);
     expect((await pipeline.putChunk(upload.uploadId, 1, replacement)).body.duplicate).toBe(false);
+    const second = bytes(PART / 2, 4);
+    expect((await pipeline.putChunk(upload.uploadId, 2, second)).status).toBe(200);
     await pipeline.settle();
     expect((await pipeline.status(upload.uploadId)).stream?.committedBytes).toBe(PART);
 
@@ -114,10 +117,10 @@ describe("chunk streams", () => {
     expect(changed.status).toBe(409);
     expect(changed.body).toMatchObject({ error: { code: "chunk_committed" } });
 
-    await pipeline.putChunk(upload.uploadId, 2, bytes(7, 3), { final: true });
+    await pipeline.putChunk(upload.uploadId, 3, bytes(7, 3), { final: true });
     await pipeline.settle();
     expect(await sha256((await objectBytes(upload.key))!)).toBe(
-      await sha256(new Uint8Array([...replacement, ...bytes(7, 3)])),
+      await sha256(new Uint8Array([...replacement, ...second, ...bytes(7, 3)])),
     );
   });
 
@@ -142,7 +145,7 @@ describe("chunk streams", () => {
 
   it("sweeps an abandoned stream: aborted in R2, no staged chunk left behind", async () => {
     const logs = captureLogs(["sweep"]);
-    const pipeline = new Pipeline();
+    const pipeline = new Pipeline(D1_STORE);
     const upload = await createStream(pipeline, "stream/abandoned.bin", { staleAfterSeconds: 60 });
     for (let seq = 1; seq <= 12; seq++) await pipeline.putChunk(upload.uploadId, seq, bytes(MiB, seq));
     await pipeline.settle();
@@ -170,7 +173,7 @@ describe("chunk streams", () => {
         }
       },
     });
-    const pipeline = new Pipeline({ bucket: probe.bucket });
+    const pipeline = new Pipeline({ bucket: probe.bucket, ...D1_STORE });
     const upload = await createStream(pipeline, "stream/interrupted.bin");
     const chunks = Array.from({ length: 11 }, (_, i) => bytes(MiB, 300 + i));
     for (const [i, chunk] of chunks.entries()) {
@@ -188,7 +191,7 @@ describe("chunk streams", () => {
   });
 
   it("serialises coalescing of one stream across concurrent batches", async () => {
-    const pipeline = new Pipeline();
+    const pipeline = new Pipeline(D1_STORE);
     const upload = await createStream(pipeline, "stream/concurrent.bin");
     const chunks = Array.from({ length: 16 }, (_, i) => bytes(MiB, 700 + i));
     for (const [i, chunk] of chunks.entries()) {
@@ -208,7 +211,7 @@ describe("chunk streams", () => {
   });
 
   it("does not serve staged chunks and reserves their prefix", async () => {
-    const pipeline = new Pipeline();
+    const pipeline = new Pipeline(D1_STORE);
     const upload = await createStream(pipeline, "stream/hidden.bin");
     await pipeline.putChunk(upload.uploadId, 1, bytes(10, 1));
     const [key] = await stagedKeys(upload.uploadId);
