@@ -121,7 +121,7 @@ export interface paths {
     get?: never;
     /**
      * Send one chunk of a stream
-     * @description Chunks may have any size and arrive in any order; the consumer coalesces contiguous chunks into parts. The same bytes again are a no-op; different bytes replace a chunk that is still staged.
+     * @description Chunks may have any size and arrive in any order; contiguous chunks are written into parts as soon as they fill one. The same bytes again are a no-op; different bytes replace a chunk that is still staged.
      */
     put: operations["putChunk"];
     post?: never;

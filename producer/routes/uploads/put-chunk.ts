@@ -14,7 +14,7 @@ export const putChunk = defineRoute(
     operationId: "putChunk",
     summary: "Send one chunk of a stream",
     description:
-      "Chunks may have any size and arrive in any order; the consumer coalesces contiguous chunks into parts. " +
+      "Chunks may have any size and arrive in any order; contiguous chunks are written into parts as soon as they fill one. " +
       "The same bytes again are a no-op; different bytes replace a chunk that is still staged.",
     tags: ["streams"],
     security: "credential",
