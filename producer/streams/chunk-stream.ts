@@ -25,6 +25,8 @@ const ENDED_KEEP_MS = 10 * 60_000;
 
 type ChunkRow = { seq: number; size: number; md5: string; sha256: string | null; committed: number };
 type Lease = { id: string; until: number; plan: PartPlan };
+/** Chunks cursor..through are all here; `bytes` of them are not in a part yet. */
+type Run = { through: number; bytes: number };
 
 /**
  * One per chunk stream (`chunk_store = 'object'`). It owns the stream's chunks until they are in
@@ -41,6 +43,11 @@ type Lease = { id: string; until: number; plan: PartPlan };
  */
 export class ChunkStream extends DurableObject<Env> {
   private lease: Lease | null = null;
+  /**
+   * Kept in memory, not in the meta row, so that a chunk costs one row write (the chunk's own):
+   * rebuilt from the chunk rows when the object wakes up (one pass over the staged chunks).
+   */
+  private runCache: Run | null = null;
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -121,9 +128,10 @@ export class ChunkStream extends DurableObject<Env> {
         });
         this.extendRun(meta, seq, read.size - (earlier?.size ?? 0), earlier !== null);
       }
-      if (final) meta.finalChunk = seq;
-      meta.lastActivityAt = Math.max(meta.lastActivityAt, request.now);
-      this.save(meta);
+      if (final && meta.finalChunk !== seq) {
+        meta.finalChunk = seq;
+        this.save(meta);
+      }
       return { kind: "accepted", response: { ...response, duplicate }, ...this.afterAccept(meta, request.now) };
     });
   }
@@ -197,7 +205,7 @@ export class ChunkStream extends DurableObject<Env> {
       meta.nextPart = plan.partNumber + 1;
       meta.retries = 0;
       meta.committedBytes += plan.size;
-      meta.runBytes -= plan.size;
+      this.run(meta).bytes -= plan.size;
       if (plan.last) meta.state = "ended";
       this.save(meta);
       this.lease = null;
@@ -228,12 +236,13 @@ export class ChunkStream extends DurableObject<Env> {
   /** What the status reports of the chunks. */
   summary(): StreamSummary | null {
     const meta = this.meta();
-    return meta === null ? null : summarizeChunks(this.sql, meta);
+    return meta === null ? null : summarizeChunks(this.sql, meta, this.run(meta).through);
   }
 
   /** The upload was aborted (by its client or the sweep) or is gone: drop every byte. */
   async close(): Promise<void> {
     this.lease = null;
+    this.runCache = null;
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     // Empty tables again, so that later calls find no stream rather than no table.
@@ -298,14 +307,15 @@ export class ChunkStream extends DurableObject<Env> {
 
   /** Moves the contiguous run (chunks from the cursor with no gap) after chunk `seq` changed. */
   private extendRun(meta: StreamMeta, seq: number, delta: number, replaced: boolean): void {
-    if (seq <= meta.runThrough) {
-      if (replaced) meta.runBytes += delta;
+    const run = this.run(meta);
+    if (seq <= run.through) {
+      if (replaced) run.bytes += delta;
       return;
     }
-    if (seq !== meta.runThrough + 1) return;
-    for (let next = this.row(seq); next !== null; next = this.row(meta.runThrough + 1)) {
-      meta.runThrough = next.seq;
-      meta.runBytes += next.size;
+    if (seq !== run.through + 1) return;
+    for (let next = this.row(seq); next !== null; next = this.row(run.through + 1)) {
+      run.through = next.seq;
+      run.bytes += next.size;
     }
   }
 
@@ -320,7 +330,8 @@ export class ChunkStream extends DurableObject<Env> {
   private takePlan(meta: StreamMeta, now: number): PartPlan | null {
     if (meta.state !== "open") return null;
     if (this.lease !== null && this.lease.until > now) return null;
-    const finalReached = meta.finalChunk !== null && meta.runThrough >= meta.finalChunk;
+    const run = this.run(meta);
+    const finalReached = meta.finalChunk !== null && run.through >= meta.finalChunk;
     const plan: PartPlan = {
       lease: crypto.randomUUID(),
       partNumber: meta.nextPart,
@@ -331,11 +342,11 @@ export class ChunkStream extends DurableObject<Env> {
       finalChunk: meta.finalChunk,
       committedBytes: meta.committedBytes,
     };
-    if (meta.runBytes >= meta.partSize) {
+    if (run.bytes >= meta.partSize) {
       plan.size = meta.partSize;
-      plan.last = finalReached && meta.runBytes === meta.partSize;
+      plan.last = finalReached && run.bytes === meta.partSize;
     } else if (finalReached) {
-      plan.size = meta.runBytes;
+      plan.size = run.bytes;
       plan.last = true;
     } else {
       return null;
@@ -385,7 +396,20 @@ export class ChunkStream extends DurableObject<Env> {
   }
 
   private expiryCheckAt(meta: StreamMeta): number {
-    return Math.max(meta.d1ExpiresAt, meta.lastActivityAt + meta.staleAfterSeconds * 1000) + 1_000;
+    return meta.d1ExpiresAt + 1_000;
+  }
+
+  /** The contiguous run from the cursor, rebuilt from the rows when the object wakes up. */
+  private run(meta: StreamMeta): Run {
+    if (this.runCache !== null) return this.runCache;
+    const run: Run = { through: meta.nextChunk - 1, bytes: -meta.nextOffset };
+    for (let next = this.row(meta.nextChunk); next !== null && next.committed === 0; next = this.row(run.through + 1)) {
+      run.through = next.seq;
+      run.bytes += next.size;
+    }
+    if (run.through < meta.nextChunk) run.bytes = 0;
+    this.runCache = run;
+    return run;
   }
 }
 

@@ -122,10 +122,7 @@ function metaOf(row: UploadRow): StreamMeta {
     nextOffset: 0,
     nextPart: 1,
     committedBytes: 0,
-    runThrough: 0,
-    runBytes: 0,
     state: "open",
-    lastActivityAt: row.last_activity_at,
     d1ExpiresAt: row.expires_at,
   };
 }

@@ -1,7 +1,7 @@
 import type { StreamMeta, StreamSummary } from "./types";
 
 /** What the status reports of a stream's chunks, from its object's storage: counts in SQL. */
-export function summarizeChunks(sql: SqlStorage, meta: StreamMeta): StreamSummary {
+export function summarizeChunks(sql: SqlStorage, meta: StreamMeta, runThrough: number): StreamSummary {
   const total = sql
     .exec<{ received: number; highest: number; staged: number }>(
       `SELECT count(*) AS received, coalesce(max(seq), 0) AS highest,
@@ -26,7 +26,7 @@ export function summarizeChunks(sql: SqlStorage, meta: StreamMeta): StreamSummar
   return {
     chunksReceived: total.received,
     finalChunk: meta.finalChunk,
-    contiguousThrough: lowest === 1 ? meta.runThrough : 0,
+    contiguousThrough: lowest === 1 ? runThrough : 0,
     committedThrough: meta.nextChunk - 1,
     missingChunks: missing,
     stagedBytes: Math.max(0, total.staged - meta.nextOffset),

@@ -15,12 +15,8 @@ export type StreamMeta = {
   nextOffset: number;
   nextPart: number;
   committedBytes: number;
-  /** Chunks nextChunk..runThrough are all here; runBytes of them are not in a part yet. */
-  runThrough: number;
-  runBytes: number;
   /** `ended`: the last part is recorded; the consumer completes the upload. */
   state: "open" | "ended";
-  lastActivityAt: number;
   /** What D1 last heard as the stream's expiry; told again once half a stale window went by. */
   d1ExpiresAt: number;
   /** Failed attempts at writing a part in a row (the alarm's backoff). */
