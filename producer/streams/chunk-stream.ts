@@ -87,7 +87,7 @@ export class ChunkStream extends DurableObject<Env> {
   async accept(request: AcceptRequest): Promise<AcceptResult> {
     const early = this.check(request);
     if (early !== null) {
-      await request.body.cancel().catch(() => undefined);
+      if (!(request.body instanceof Uint8Array)) await request.body.cancel().catch(() => undefined);
       return early;
     }
     const read = await readChunk(request.body, request.sha256 !== null);

@@ -14,9 +14,10 @@ export type ReadFailure = { failed: string; received: number };
  * A failure is returned with its message (a metered body fails when it is shorter or longer than declared).
  */
 export async function readChunk(
-  body: ReadableStream<Uint8Array>,
+  body: ReadableStream<Uint8Array> | Uint8Array,
   hashSha256: boolean,
 ): Promise<ReadChunk | ReadFailure> {
+  if (body instanceof Uint8Array) return hashBytes(body, hashSha256);
   const md5 = new crypto.DigestStream("MD5");
   const sha = hashSha256 ? new crypto.DigestStream("SHA-256") : null;
   const md5Writer = md5.getWriter();
@@ -50,4 +51,21 @@ export async function readChunk(
   await shaWriter?.close();
   const hex = [...new Uint8Array(await md5.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
   return { rows, size, md5: hex, sha256: sha === null ? null : toBase64(new Uint8Array(await sha.digest)) };
+}
+
+/** A small chunk the Worker read whole already: one row, hashed in one call each. */
+async function hashBytes(bytes: Uint8Array, hashSha256: boolean): Promise<ReadChunk> {
+  const [md5, sha256] = await Promise.all([
+    crypto.subtle.digest("MD5", bytes),
+    hashSha256 ? crypto.subtle.digest("SHA-256", bytes) : null,
+  ]);
+  const hex = [...new Uint8Array(md5)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const row =
+    bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+  return {
+    rows: bytes.byteLength === 0 ? [] : [row as ArrayBuffer],
+    size: bytes.byteLength,
+    md5: hex,
+    sha256: sha256 === null ? null : toBase64(new Uint8Array(sha256)),
+  };
 }

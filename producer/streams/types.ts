@@ -42,7 +42,8 @@ export type AcceptRequest = {
   seq: number;
   final: boolean;
   sha256: string | null;
-  body: ReadableStream<Uint8Array>;
+  /** Small chunks arrive read whole (one RPC argument is cheaper than a stream); larger ones stream. */
+  body: ReadableStream<Uint8Array> | Uint8Array;
   now: number;
 };
 
