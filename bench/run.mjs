@@ -99,6 +99,10 @@ async function runOnSnapshot(ref) {
       filter: (source) => !["results", "scratch", ".wrangler"].includes(path.basename(source)),
     });
     fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+    // The producer's config serves web/dist as static assets; the archive has no build output.
+    const vite = path.join(ROOT, "node_modules", "vite", "bin", "vite.js");
+    const built = spawnSync(process.execPath, [vite, "build", "web", "--logLevel", "warn"], { cwd: dir });
+    if (built.status !== 0) throw new Error(`building web/ failed: ${built.stderr}`);
     // Everything but the snapshot's own flags; --out is passed explicitly (resolved here).
     const args = [];
     const own = new Set(["--snapshot", "--ref", "--out", "--label"]);
