@@ -1,5 +1,6 @@
 import { acceptChunk, attemptKey, chunkContext, stagedKeyOf } from "../../shared/db/chunks";
 import type { UploadRow } from "../../shared/db/uploads";
+import { toHex } from "../../shared/encoding";
 import { ApiError, errors } from "../../shared/errors";
 import type { StreamEvent } from "../../shared/messages";
 import { errorMessage } from "../../shared/r2-errors";
@@ -211,7 +212,7 @@ async function verifiedMd5(metered: MeteredBody, declared: string | null): Promi
     throw metered.lengthError(error) ?? error;
   }
   if (declared !== null && sha256 !== declared) throw digestMismatch("chunk");
-  return [...new Uint8Array(await digest.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await digest.digest);
 }
 
 /** Whether the chunk's row names `key`; true when D1 cannot tell. */

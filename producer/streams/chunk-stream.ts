@@ -24,7 +24,8 @@ const RETRY_MAX_MS = 60_000;
 const ENDED_KEEP_MS = 10 * 60_000;
 
 type ChunkRow = { seq: number; size: number; md5: string; sha256: string | null; committed: number };
-type Lease = { id: string; until: number; plan: PartPlan };
+/** `lastChunk`: the part's last chunk, found once when the plan is made (its chunks cannot change). */
+type Lease = { id: string; until: number; plan: PartPlan; lastChunk: number };
 /** Chunks cursor..through are all here; `bytes` of them are not in a part yet. */
 type Run = { through: number; bytes: number };
 
@@ -352,7 +353,7 @@ export class ChunkStream extends DurableObject<Env> {
       return null;
     }
     plan.committedBytes = meta.committedBytes + plan.size;
-    this.lease = { id: plan.lease, until: now + LEASE_MS, plan };
+    this.lease = { id: plan.lease, until: now + LEASE_MS, plan, lastChunk: this.lastChunkOf(plan) };
     return plan;
   }
 
@@ -360,7 +361,7 @@ export class ChunkStream extends DurableObject<Env> {
   private leased(seq: number): boolean {
     const lease = this.lease;
     if (lease === null || lease.until <= Date.now()) return false;
-    return seq >= lease.plan.firstChunk && seq <= this.lastChunkOf(lease.plan);
+    return seq >= lease.plan.firstChunk && seq <= lease.lastChunk;
   }
 
   private lastChunkOf(plan: PartPlan): number {

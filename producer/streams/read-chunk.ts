@@ -1,4 +1,4 @@
-import { toBase64 } from "../../shared/encoding";
+import { toBase64, toHex } from "../../shared/encoding";
 
 /** Rows are at most this big (a Durable Object's SQLite value is at most 2 MB). */
 const ROW_BYTES = 1024 * 1024;
@@ -49,8 +49,12 @@ export async function readChunk(
   if (filled > 0) rows.push(row.buffer.slice(0, filled));
   await md5Writer.close();
   await shaWriter?.close();
-  const hex = [...new Uint8Array(await md5.digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return { rows, size, md5: hex, sha256: sha === null ? null : toBase64(new Uint8Array(await sha.digest)) };
+  return {
+    rows,
+    size,
+    md5: toHex(await md5.digest),
+    sha256: sha === null ? null : toBase64(new Uint8Array(await sha.digest)),
+  };
 }
 
 /** A small chunk the Worker read whole already: one row, hashed in one call each. */
@@ -59,13 +63,12 @@ async function hashBytes(bytes: Uint8Array, hashSha256: boolean): Promise<ReadCh
     crypto.subtle.digest("MD5", bytes),
     hashSha256 ? crypto.subtle.digest("SHA-256", bytes) : null,
   ]);
-  const hex = [...new Uint8Array(md5)].map((b) => b.toString(16).padStart(2, "0")).join("");
   const row =
     bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
   return {
     rows: bytes.byteLength === 0 ? [] : [row as ArrayBuffer],
     size: bytes.byteLength,
-    md5: hex,
+    md5: toHex(md5),
     sha256: sha256 === null ? null : toBase64(new Uint8Array(sha256)),
   };
 }
