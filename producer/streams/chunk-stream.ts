@@ -3,6 +3,8 @@ import { ApiError } from "../../shared/errors";
 import { authorizeUpload } from "../auth/authorize";
 import type { Env } from "../env";
 import { flushParts } from "./flush";
+import { readPart } from "./part-bytes";
+import { advanceCursor, expiryToRecord, lastChunkOf, nextPart, type Run } from "./plan";
 import { readChunk } from "./read-chunk";
 import { summarizeChunks } from "./summary";
 import {
@@ -22,14 +24,10 @@ const RETRY_MS = 2_000;
 const RETRY_MAX_MS = 60_000;
 /** An ended stream keeps its summary this long, for status reads, then forgets everything. */
 const ENDED_KEEP_MS = 10 * 60_000;
-/** What one pull of a part's bytes hands over at most. */
-const PULL_BYTES = 1024 * 1024;
 
 type ChunkRow = { seq: number; size: number; md5: string; sha256: string | null; committed: number };
 /** `lastChunk`: the part's last chunk, found once when the plan is made (its chunks cannot change). */
 type Lease = { id: string; until: number; plan: PartPlan; lastChunk: number };
-/** Chunks cursor..through are all here; `bytes` of them are not in a part yet. */
-type Run = { through: number; bytes: number };
 
 /**
  * One per chunk stream (`chunk_store = 'object'`). It owns the stream's chunks until they are in
@@ -147,51 +145,9 @@ export class ChunkStream extends DurableObject<Env> {
     this.save(meta);
   }
 
-  /**
-   * The bytes of the leased part, in order, read from storage as they are pulled. Each pull
-   * hands over up to PULL_BYTES however small the chunks are: every piece crossing to the
-   * Worker is a hop of its own, and a 5 MiB part of 4 KiB chunks would otherwise be 1,280 of them.
-   */
+  /** The bytes of the leased part, in order, read from storage as they are pulled. */
   partBytes(leaseId: string): ReadableStream<Uint8Array> {
-    const { plan } = this.hold(leaseId);
-    const sql = this.sql;
-    let seq = plan.firstChunk;
-    let offset = plan.firstOffset;
-    let left = plan.size;
-    return new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (left === 0) {
-          controller.close();
-          return;
-        }
-        const out = new Uint8Array(Math.min(left, PULL_BYTES));
-        let filled = 0;
-        while (filled < out.byteLength) {
-          const pieces = [
-            ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM chunks WHERE seq = ?", seq),
-            ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM overflow WHERE seq = ? ORDER BY idx", seq),
-          ].map(({ bytes }) => new Uint8Array(bytes));
-          if (pieces.length === 0) throw new Error(`chunk ${seq} of a leased part is missing`);
-          // `offset`: where in this chunk the part's next byte is (a chunk can straddle pulls).
-          let start = 0;
-          for (const piece of pieces) {
-            const from = offset - start;
-            start += piece.byteLength;
-            if (from >= piece.byteLength || filled === out.byteLength) continue;
-            const take = Math.min(out.byteLength - filled, piece.byteLength - from);
-            out.set(piece.subarray(from, from + take), filled);
-            filled += take;
-            offset += take;
-          }
-          if (offset >= start) {
-            seq++;
-            offset = 0;
-          }
-        }
-        left -= filled;
-        controller.enqueue(out);
-      },
-    });
+    return readPart(this.sql, this.hold(leaseId).plan);
   }
 
   /**
@@ -202,22 +158,14 @@ export class ChunkStream extends DurableObject<Env> {
     const { plan } = this.hold(leaseId);
     return this.ctx.storage.transactionSync(() => {
       const meta = this.meta() as StreamMeta;
-      let left = plan.size;
       const firstWhole = meta.nextChunk;
-      while (left > 0 || (plan.last && meta.nextChunk <= (meta.finalChunk ?? 0))) {
-        const row = this.row(meta.nextChunk);
-        if (row === null) break;
-        const take = Math.min(left, row.size - meta.nextOffset);
-        left -= take;
-        if (meta.nextOffset + take < row.size) {
-          meta.nextOffset += take;
-          break;
-        }
-        meta.nextChunk++;
-        meta.nextOffset = 0;
-      }
+      Object.assign(meta, advanceCursor(meta, plan, meta.finalChunk, this.sizeOf));
       // Chunks wholly in the part keep their digests (re-sends are checked against them), not their bytes.
-      this.sql.exec("UPDATE chunks SET committed = 1, bytes = NULL WHERE seq >= ? AND seq < ?", firstWhole, meta.nextChunk);
+      this.sql.exec(
+        "UPDATE chunks SET committed = 1, bytes = NULL WHERE seq >= ? AND seq < ?",
+        firstWhole,
+        meta.nextChunk,
+      );
       this.sql.exec("DELETE FROM overflow WHERE seq >= ? AND seq < ?", firstWhole, meta.nextChunk);
       meta.nextPart = plan.partNumber + 1;
       meta.retries = 0;
@@ -338,38 +286,26 @@ export class ChunkStream extends DurableObject<Env> {
 
   /** After an accepted chunk: whether D1 should hear of the activity, and the part to write now. */
   private afterAccept(meta: StreamMeta, now: number): { touchD1: number | null; part: PartPlan | null } {
-    const staleMs = meta.staleAfterSeconds * 1000;
-    const touchD1 = meta.d1ExpiresAt - now < staleMs / 2 ? now + staleMs : null;
-    return { touchD1, part: this.takePlan(meta, now) };
+    return { touchD1: expiryToRecord(meta, now), part: this.takePlan(meta, now) };
   }
 
   /** The next part to write, under a new lease, if one is ready and nobody holds the stream. */
   private takePlan(meta: StreamMeta, now: number): PartPlan | null {
     if (meta.state !== "open") return null;
     if (this.lease !== null && this.lease.until > now) return null;
-    const run = this.run(meta);
-    const finalReached = meta.finalChunk !== null && run.through >= meta.finalChunk;
+    const next = nextPart(meta, this.run(meta));
+    if (next === null) return null;
     const plan: PartPlan = {
       lease: crypto.randomUUID(),
       partNumber: meta.nextPart,
       firstChunk: meta.nextChunk,
       firstOffset: meta.nextOffset,
-      size: 0,
-      last: false,
+      size: next.size,
+      last: next.last,
       finalChunk: meta.finalChunk,
-      committedBytes: meta.committedBytes,
+      committedBytes: meta.committedBytes + next.size,
     };
-    if (run.bytes >= meta.partSize) {
-      plan.size = meta.partSize;
-      plan.last = finalReached && run.bytes === meta.partSize;
-    } else if (finalReached) {
-      plan.size = run.bytes;
-      plan.last = true;
-    } else {
-      return null;
-    }
-    plan.committedBytes = meta.committedBytes + plan.size;
-    this.lease = { id: plan.lease, until: now + LEASE_MS, plan, lastChunk: this.lastChunkOf(plan) };
+    this.lease = { id: plan.lease, until: now + LEASE_MS, plan, lastChunk: lastChunkOf(plan, this.sizeOf) };
     return plan;
   }
 
@@ -378,16 +314,6 @@ export class ChunkStream extends DurableObject<Env> {
     const lease = this.lease;
     if (lease === null || lease.until <= Date.now()) return false;
     return seq >= lease.plan.firstChunk && seq <= lease.lastChunk;
-  }
-
-  private lastChunkOf(plan: PartPlan): number {
-    let seq = plan.firstChunk;
-    let left = plan.size + plan.firstOffset;
-    for (let row = this.row(seq); row !== null; row = this.row(++seq)) {
-      left -= row.size;
-      if (left <= 0) return seq;
-    }
-    return seq - 1;
   }
 
   private hold(leaseId: string): Lease {
@@ -402,6 +328,8 @@ export class ChunkStream extends DurableObject<Env> {
       null
     );
   }
+
+  private readonly sizeOf = (seq: number): number | null => this.row(seq)?.size ?? null;
 
   private meta(): StreamMeta | null {
     const row = this.sql.exec<{ json: string }>("SELECT json FROM meta WHERE id = 1").toArray()[0];
