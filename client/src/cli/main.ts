@@ -71,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const [name, commands] of Object.entries(ONLY)) {
       const value = values[name as keyof typeof values];
       if (value !== undefined && value !== false && !commands.includes(command))
-        throw new UsageError(`--${name} only applies to ${commands.join(" and ")}`);
+        throw new UsageError(`--${name} only applies to ${commands.join(", ").replace(/, (?=[^,]*$)/, " and ")}`);
     }
     const arity = (min: number, max: number, usage: string) => {
       if (rest.length < min || rest.length > max) throw new UsageError(`usage: ingest ${command} ${usage}`);
