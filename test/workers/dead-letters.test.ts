@@ -5,9 +5,10 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
 import consumer from "../../consumer/index";
+import { storeDeadLettersStatements } from "../../shared/db/dead-letters";
 import type { DeadLetter, DeadLetterList, DeadLetterReplay } from "../../shared/dead-letter-schemas";
 import { notificationFor } from "../../shared/notifications";
-import { flakyDb } from "./faults";
+import { countRoundTrips, flakyDb } from "./faults";
 import { captureLogs, DEV_KEY, FLEET_KEY, PART, Pipeline, uploadParts } from "./helpers";
 
 const DLQ = "ingest-events-dlq";
@@ -113,6 +114,24 @@ describe("the dead-letter consumer", () => {
     const again = await stored("m-twice");
     expect(again).toMatchObject({ id: first.id, attempts: 3, firstSeenAt: first.firstSeenAt, state: "dead" });
     expect(Date.parse(again.lastSeenAt)).toBeGreaterThanOrEqual(Date.parse(first.lastSeenAt));
+  });
+
+  it("stores a full batch of 100 in one D1 round trip, 2 MB of bodies included", async () => {
+    captureLogs(["dead_letter"]);
+    const probe = countRoundTrips(env.DB);
+    // 20 KB each: more than one statement's worth of JSON, so the batch holds several statements.
+    const bodies = Array.from({ length: 100 }, (_, n) => ({ type: "upload.ended", n, padding: "x".repeat(20_000) }));
+    const asStored = bodies.map((body, n) => ({
+      ...{ id: `d${n}`, messageId: `m${n}`, queue: DLQ, type: null, uploadId: null, key: null, sentAt: null },
+      body: JSON.stringify(body),
+    }));
+    expect(storeDeadLettersStatements(env.DB, asStored, 0)).toHaveLength(2);
+    const result = await deliverDead(bodies, { db: probe.db });
+    expect(result.explicitAcks).toHaveLength(100);
+    expect(probe.roundTrips()).toBe(1);
+    const { body } = await list("limit=200");
+    expect(body.items).toHaveLength(100);
+    expect(new Set(body.items.map((item) => (item.body as { n: number }).n)).size).toBe(100);
   });
 
   it("retries the whole batch, storing nothing, when D1 refuses it", async () => {
