@@ -6,7 +6,8 @@ import { tallyBatch } from "./tally";
 
 /**
  * The consumer Worker: queue batches are tallied (consumer/tally.ts), batches of the dead-letter
- * queue are stored for an operator (consumer/dead-letters.ts), the cron sweeps (consumer/sweep.ts). Message bodies are `unknown` here on purpose: the queue may carry
+ * queue are stored for an operator (consumer/dead-letters.ts), the cron sweeps
+ * (consumer/sweep.ts). Message bodies are `unknown` here on purpose: the queue may carry
  * anything, and the tally validates every body, acking and counting the malformed ones.
  */
 export default {
