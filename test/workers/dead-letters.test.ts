@@ -1,65 +1,23 @@
 // Dead letters: what the consumer does with a batch of the dead-letter queue (store, log, ack,
-// idempotent on the message id), and the API an operator uses on them (list, replay, discard),
-// on the real local D1 and queue, with wrapped bindings where a fault is the point.
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+// idempotent on the message id, one D1 round trip), and how an operator lists them, on the real
+// local D1 and queue, with wrapped bindings where a fault is the point.
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it } from "vitest";
-import consumer from "../../consumer/index";
 import { storeDeadLettersStatements } from "../../shared/db/dead-letters";
-import type { DeadLetter, DeadLetterList, DeadLetterReplay } from "../../shared/dead-letter-schemas";
-import { notificationFor } from "../../shared/notifications";
+import { DLQ, deliverDead, freshPipeline, operator, webhookDelivery } from "./dead-letter-helpers";
 import { countRoundTrips, flakyDb } from "./faults";
-import { captureLogs, DEV_KEY, FLEET_KEY, PART, Pipeline, uploadParts } from "./helpers";
-
-const DLQ = "ingest-events-dlq";
+import { captureLogs, FLEET_KEY, type Pipeline } from "./helpers";
 
 let pipeline: Pipeline;
+let desk: ReturnType<typeof operator>;
+const list = (...args: Parameters<typeof desk.list>) => desk.list(...args);
+const replay = (...args: Parameters<typeof desk.replay>) => desk.replay(...args);
+const discard = (...args: Parameters<typeof desk.discard>) => desk.discard(...args);
+const stored = (messageId: string) => desk.stored(messageId);
 
 beforeEach(async () => {
-  await env.DB.prepare("DELETE FROM dead_letters").run();
-  pipeline = new Pipeline();
-});
-
-/** Delivers bodies to the consumer as one batch of the dead-letter queue; ids default to fresh ones. */
-async function deliverDead(bodies: unknown[], options: { ids?: string[]; db?: D1Database; attempts?: number } = {}) {
-  const batch = createMessageBatch<unknown>(
-    DLQ,
-    bodies.map((body, index) => ({
-      id: options.ids?.[index] ?? `dead-${crypto.randomUUID()}`,
-      timestamp: new Date(Date.now() - 60_000),
-      attempts: options.attempts ?? 1,
-      body,
-    })),
-  );
-  await consumer.queue(batch, { ...env, DB: options.db ?? env.DB });
-  return getQueueResult(batch, createExecutionContext());
-}
-
-async function list(query = "", key = DEV_KEY) {
-  return pipeline.json<DeadLetterList>(`/dead-letters${query === "" ? "" : `?${query}`}`, {
-    headers: { authorization: `Bearer ${key}` },
-  });
-}
-
-const replay = (id: string, key = DEV_KEY) =>
-  pipeline.json<DeadLetterReplay>(`/dead-letters/${id}/replay`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${key}` },
-  });
-const discard = (id: string, key = DEV_KEY) =>
-  pipeline.json<DeadLetter>(`/dead-letters/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${key}` } });
-
-/** The one dead letter stored for a message id. */
-async function stored(messageId: string): Promise<DeadLetter> {
-  const { body } = await list();
-  const found = body.items.filter((item) => item.messageId === messageId);
-  expect(found).toHaveLength(1);
-  return found[0] as DeadLetter;
-}
-
-const webhookDelivery = (uploadId: string, key: string) => ({
-  type: "webhook.deliver",
-  notification: notificationFor({ upload_id: uploadId, object_key: key, outcome: "aborted", reason: "client" }, 0),
+  pipeline = await freshPipeline();
+  desk = operator(pipeline);
 });
 
 describe("the dead-letter consumer", () => {
@@ -210,108 +168,5 @@ describe("GET /dead-letters", () => {
       headers: { authorization: `Bearer ${created.body.uploadToken}` },
     });
     expect(withToken.status).toBe(403);
-  });
-});
-
-describe("replaying and discarding", () => {
-  it("replays a dead part event once, and the upload then completes", async () => {
-    const upload = await pipeline.create({ key: "dead/replayed.bin", parts: 2, partSize: PART });
-    await uploadParts(pipeline, upload.uploadId, [1, 2], 2, 1024, 71);
-    // Both part events die: the parts are in D1, but nothing tells the consumer to look.
-    const events = pipeline.queue.drain();
-    expect(events).toHaveLength(2);
-    captureLogs(["dead_letter", "dead_letter_replayed", "completion_completed"]);
-    await deliverDead(events, { ids: ["m-part-1", "m-part-2"] });
-    expect((await pipeline.status(upload.uploadId)).state).toBe("open");
-    const dead = await stored("m-part-2");
-    expect(dead).toMatchObject({ type: "part.uploaded", uploadId: upload.uploadId, key: "dead/replayed.bin" });
-    const second = events[1];
-
-    const replayed = await replay(dead.id);
-    expect(replayed.status).toBe(200);
-    expect(replayed.body).toMatchObject({ outcome: "replayed", deadLetter: { id: dead.id, state: "replayed" } });
-    expect(replayed.body.deadLetter.replayedAt).toEqual(expect.any(String));
-    expect(pipeline.queue.sent).toEqual([second]);
-
-    const again = await replay(dead.id);
-    expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ outcome: "already_replayed", deadLetter: { state: "replayed" } });
-    expect(pipeline.queue.sent).toHaveLength(1);
-
-    await pipeline.settle();
-    expect(await pipeline.status(upload.uploadId)).toMatchObject({ state: "completed", receivedParts: 2 });
-  });
-
-  it("sends once when two replays race", async () => {
-    captureLogs(["dead_letter", "dead_letter_replayed"]);
-    await deliverDead([webhookDelivery("up-race", "dead/race.bin")], { ids: ["m-race"] });
-    const { id } = await stored("m-race");
-    const answers = await Promise.all([replay(id), replay(id), replay(id)]);
-    const outcomes = answers.map((answer) => (answer.status === 200 ? answer.body.outcome : answer.status));
-    expect(outcomes.filter((outcome) => outcome === "replayed")).toHaveLength(1);
-    // The others found it replayed, or still being replayed (409).
-    for (const outcome of outcomes) expect(["replayed", "already_replayed", 409]).toContain(outcome);
-    expect(pipeline.queue.sent).toHaveLength(1);
-  });
-
-  it("gives the claim back when the queue refuses the replay, so a later replay sends it", async () => {
-    const logs = captureLogs(["dead_letter", "dead_letter_replay_failed", "dead_letter_replayed"]);
-    await deliverDead([webhookDelivery("up-q", "dead/queue.bin")], { ids: ["m-queue"] });
-    const { id } = await stored("m-queue");
-    pipeline.queue.failing = true;
-    const refused = await replay(id);
-    expect(refused.status).toBe(503);
-    expect(refused.headers.get("retry-after")).toBe("1");
-    expect(refused.body).toMatchObject({ error: { code: "enqueue_failed" } });
-    expect(logs.named("dead_letter_replay_failed")).toMatchObject([{ level: "error", code: "enqueue_failed", id }]);
-    expect((await stored("m-queue")).state).toBe("dead");
-
-    pipeline.queue.failing = false;
-    expect((await replay(id)).body.outcome).toBe("replayed");
-    expect(pipeline.queue.sent).toHaveLength(1);
-  });
-
-  it("takes over a replay whose Worker died after claiming it, once the claim lapsed", async () => {
-    captureLogs(["dead_letter", "dead_letter_replayed"]);
-    await deliverDead([webhookDelivery("up-lapse", "dead/lapse.bin")], { ids: ["m-lapse"] });
-    const { id } = await stored("m-lapse");
-    await env.DB.prepare(
-      "UPDATE dead_letters SET state = 'replaying', replay_claim = 'gone', replay_started_at = ?2 WHERE id = ?1",
-    )
-      .bind(id, Date.now() - 5_000)
-      .run();
-    expect((await replay(id)).status).toBe(409);
-    expect((await discard(id)).status).toBe(409);
-    await env.DB.prepare("UPDATE dead_letters SET replay_started_at = ?2 WHERE id = ?1")
-      .bind(id, Date.now() - 61_000)
-      .run();
-    expect((await replay(id)).body.outcome).toBe("replayed");
-    expect(pipeline.queue.sent).toHaveLength(1);
-  });
-
-  it("discards for good: again is a no-op, a replay is refused, a late delivery does not bring it back", async () => {
-    captureLogs(["dead_letter"]);
-    const body = webhookDelivery("up-d", "dead/discard.bin");
-    await deliverDead([body], { ids: ["m-discard"] });
-    const { id } = await stored("m-discard");
-    const discarded = await discard(id);
-    expect(discarded.status).toBe(200);
-    expect(discarded.body).toMatchObject({ id, state: "discarded" });
-    const again = await discard(id);
-    expect(again.body).toMatchObject({ state: "discarded", discardedAt: discarded.body.discardedAt });
-    const refused = await replay(id);
-    expect(refused.status).toBe(409);
-    expect(refused.body).toMatchObject({ error: { code: "dead_letter_conflict", details: { state: "discarded" } } });
-    expect(pipeline.queue.sent).toEqual([]);
-
-    await deliverDead([body], { ids: ["m-discard"] });
-    expect(await stored("m-discard")).toMatchObject({ state: "discarded", attempts: 2 });
-  });
-
-  it("answers 404 for an id that names no dead letter", async () => {
-    for (const answer of [await replay("no-such-letter"), await discard("no-such-letter")]) {
-      expect(answer.status).toBe(404);
-      expect(answer.body).toMatchObject({ error: { code: "dead_letter_not_found" } });
-    }
   });
 });
