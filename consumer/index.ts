@@ -1,16 +1,22 @@
 import { consumerConfig } from "../shared/config";
+import { storeDeadLetters } from "./dead-letters";
 import type { Env } from "./env";
 import { sweep } from "./sweep";
 import { tallyBatch } from "./tally";
 
 /**
- * The consumer Worker: queue batches are tallied (consumer/tally.ts), the cron sweeps
+ * The consumer Worker: queue batches are tallied (consumer/tally.ts), batches of the dead-letter
+ * queue are stored for an operator (consumer/dead-letters.ts), the cron sweeps
  * (consumer/sweep.ts). Message bodies are `unknown` here on purpose: the queue may carry
  * anything, and the tally validates every body, acking and counting the malformed ones.
  */
 export default {
   async queue(batch, env) {
     const settings = consumerConfig(env);
+    if (batch.queue === settings.deadLetterQueue) {
+      await storeDeadLetters(batch, env.DB, settings.retryDelaySeconds);
+      return;
+    }
     await tallyBatch(batch, env, settings, {
       url: settings.webhookUrl,
       secret: env.WEBHOOK_SECRET === undefined || env.WEBHOOK_SECRET === "" ? null : env.WEBHOOK_SECRET,

@@ -109,6 +109,8 @@ export const ConsumerConfig = z.pipe(
     RETRY_DELAY_SECONDS: wholeNumber("RETRY_DELAY_SECONDS", 10, 0, 43_200),
     WEBHOOK_URL: optionalUrl("WEBHOOK_URL"),
     WEBHOOK_RETRY_BASE_SECONDS: wholeNumber("WEBHOOK_RETRY_BASE_SECONDS", 5, 0, 3600),
+    // The queue whose batches are dead letters (stored, not tallied); each environment names its own.
+    DEAD_LETTER_QUEUE: text("DEAD_LETTER_QUEUE", "ingest-events-dlq"),
   }),
   z.transform(camelKeys),
 );

@@ -52,4 +52,8 @@ export const errors = {
     unavailable("enqueue_failed", `the ${what} reached storage but could not be queued; send it again`),
   routeNotFound: (method: string, path: string) => new ApiError(404, "not_found", `no route for ${method} ${path}`),
   objectNotFound: (key: string) => new ApiError(404, "object_not_found", `no object with key ${key}`),
+  deadLetterNotFound: (id: string) => new ApiError(404, "dead_letter_not_found", `no dead letter with id ${id}`),
+  deadLetterConflict: (state: string, what: string) =>
+    new ApiError(409, "dead_letter_conflict", `the dead letter is ${state} and ${what}`, { state }),
+  replayFailed: () => unavailable("enqueue_failed", "the queue did not take the replayed message; try again"),
 } as const;

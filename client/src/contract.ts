@@ -61,3 +61,22 @@ export interface ListUploadsQuery {
   /** `nextCursor` of the previous page. */
   cursor?: string | undefined;
 }
+
+/** A message the pipeline's queue gave up on, as GET /dead-letters lists it. */
+export type DeadLetter = Schemas["DeadLetter"];
+/** dead (stored, nothing done yet), replaying, replayed, or discarded. */
+export type DeadLetterState = DeadLetter["state"];
+/** The answer to GET /dead-letters: a page, and the cursor of the next one (null after the last). */
+export type DeadLetterList = Schemas["DeadLetterList"];
+/** The answer to POST /dead-letters/{id}/replay: whether this call sent it, and the dead letter. */
+export type DeadLetterReplay = Schemas["DeadLetterReplay"];
+
+/** Filters and paging of GET /dead-letters. */
+export interface ListDeadLettersQuery {
+  /** One state, or several (any of them). */
+  state?: DeadLetterState | readonly DeadLetterState[] | undefined;
+  /** Items per page, 1 to 200 (default 50). */
+  limit?: number | undefined;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | undefined;
+}

@@ -6,7 +6,12 @@ export type {
   CompleteUploadRequest,
   CreatedUpload,
   CreateUploadRequest,
+  DeadLetter,
+  DeadLetterList,
+  DeadLetterReplay,
+  DeadLetterState,
   ErrorBody,
+  ListDeadLettersQuery,
   ListOrder,
   ListUploadsQuery,
   ObjectInfo,
@@ -20,6 +25,7 @@ export type {
   UploadStatus,
   UploadSummary,
 } from "./contract.js";
+export { DEAD_LETTER_STATES, discardDeadLetter, listDeadLetters, replayDeadLetter } from "./dead-letters.js";
 export { IngestError } from "./errors.js";
 export type { FinishName } from "./finish.js";
 export { createTransport, type Transport, type TransportOptions } from "./http.js";

@@ -208,6 +208,66 @@ export interface paths {
     patch: operations["tusPatch"];
     trace?: never;
   };
+  "/dead-letters": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List dead letters
+     * @description Messages the pipeline's queue gave up on after its retries, newest first, with cursor paging. See docs/operations.md.
+     */
+    get: operations["listDeadLetters"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/dead-letters/{deadLetterId}/replay": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Replay a dead letter
+     * @description Puts the stored body back on the pipeline's queue, once: replaying it again answers `already_replayed` and sends nothing.
+     */
+    post: operations["replayDeadLetter"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/dead-letters/{deadLetterId}": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Discard a dead letter
+     * @description Sets the dead letter aside for good (it stays listed as `discarded`). Discarding again is a no-op.
+     */
+    delete: operations["discardDeadLetter"];
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/healthz": {
     parameters: {
       query?: never;
@@ -458,6 +518,48 @@ export interface components {
         partNumber: number;
         etag: string;
       }[];
+    };
+    DeadLetter: {
+      /**
+       * @description Dead letter id: 22 URL-safe characters
+       * @example Vb3mQ0xY7-kD2cR8sLw1Zg
+       */
+      id: string;
+      /** @description The queue's id of the dead message */
+      messageId: string;
+      /** @description The dead-letter queue it came from */
+      queue: string;
+      type: string | null;
+      uploadId: string | null;
+      key: string | null;
+      /** @description The message body, exactly what a replay sends again */
+      body: unknown;
+      /** @description Deliveries of this dead message to the dead-letter consumer (more than 1: redelivered) */
+      attempts: number;
+      /**
+       * @description `dead`: stored, nothing done yet; `replaying`: a replay is putting it back on the queue; `replayed`: back on the queue; `discarded`: set aside for good
+       * @enum {string}
+       */
+      state: "dead" | "replaying" | "replayed" | "discarded";
+      sentAt: string | null;
+      /** Format: date-time */
+      firstSeenAt: string;
+      /** Format: date-time */
+      lastSeenAt: string;
+      replayedAt: string | null;
+      discardedAt: string | null;
+    };
+    DeadLetterList: {
+      items: components["schemas"]["DeadLetter"][];
+      nextCursor: string | null;
+    };
+    DeadLetterReplay: {
+      /**
+       * @description `replayed`: this request put the body back on the queue; `already_replayed`: an earlier replay did, nothing was sent again
+       * @enum {string}
+       */
+      outcome: "replayed" | "already_replayed";
+      deadLetter: components["schemas"]["DeadLetter"];
     };
     UploadListItem: {
       /**
@@ -1286,6 +1388,106 @@ export interface operations {
       460: components["responses"]["Error"];
       /** @description Storage, the database or the queue is unavailable: HEAD, then resume */
       503: components["responses"]["Error"];
+    };
+  };
+  listDeadLetters: {
+    parameters: {
+      query?: {
+        /** @description States, comma-separated or repeated */
+        state?: string;
+        limit?: string;
+        /** @description The previous page's nextCursor */
+        cursor?: string;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of dead letters */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DeadLetterList"];
+        };
+      };
+      /** @description The request is malformed; `error.details` names each bad field */
+      400: components["responses"]["Error"];
+      /** @description No credential, or one that is unknown, forged or expired */
+      401: components["responses"]["Error"];
+      /** @description The credential may not do this */
+      403: components["responses"]["Error"];
+    };
+  };
+  replayDeadLetter: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Dead letter id: 22 URL-safe characters */
+        deadLetterId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description What the replay did, and the dead letter */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DeadLetterReplay"];
+        };
+      };
+      /** @description The request is malformed; `error.details` names each bad field */
+      400: components["responses"]["Error"];
+      /** @description No credential, or one that is unknown, forged or expired */
+      401: components["responses"]["Error"];
+      /** @description The credential may not do this */
+      403: components["responses"]["Error"];
+      /** @description No such dead letter */
+      404: components["responses"]["Error"];
+      /** @description The dead letter was discarded, or another replay of it is under way */
+      409: components["responses"]["Error"];
+      /** @description The queue did not take the message; nothing was replayed, try again */
+      503: components["responses"]["Error"];
+    };
+  };
+  discardDeadLetter: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        /** @description Dead letter id: 22 URL-safe characters */
+        deadLetterId: string;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The discarded dead letter */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["DeadLetter"];
+        };
+      };
+      /** @description The request is malformed; `error.details` names each bad field */
+      400: components["responses"]["Error"];
+      /** @description No credential, or one that is unknown, forged or expired */
+      401: components["responses"]["Error"];
+      /** @description The credential may not do this */
+      403: components["responses"]["Error"];
+      /** @description No such dead letter */
+      404: components["responses"]["Error"];
+      /** @description A replay of it is under way */
+      409: components["responses"]["Error"];
     };
   };
   getHealth: {

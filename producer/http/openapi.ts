@@ -32,6 +32,7 @@ export function openApiDocument(routes: Route[], info: { title: string; version:
       { name: "streams", description: "Uploads made of chunks of any size" },
       { name: "objects", description: "Finished objects" },
       { name: "seed-compatible", description: "The API of Cloudflare's documented multipart Worker example" },
+      { name: "dead-letters", description: "Messages the queue gave up on: list, replay, discard" },
       { name: "meta", description: "This document" },
     ],
     paths,

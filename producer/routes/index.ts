@@ -1,4 +1,7 @@
 import type { Route } from "../http/route";
+import { discardDeadLetter } from "./dead-letters/discard";
+import { listDeadLetters } from "./dead-letters/list";
+import { replayDeadLetterRoute } from "./dead-letters/replay";
 import { health } from "./health";
 import { getObject, headObject } from "./objects/read";
 import { openApi } from "./openapi";
@@ -37,6 +40,9 @@ export const nativeRoutes: Route[] = [
   tusPatch,
   tusTerminate,
   tusUploadOptions,
+  listDeadLetters,
+  replayDeadLetterRoute,
+  discardDeadLetter,
   health,
   openApi,
 ];

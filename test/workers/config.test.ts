@@ -26,6 +26,7 @@ describe("Worker config", () => {
       retryDelaySeconds: 10,
       webhookUrl: null,
       webhookRetryBaseSeconds: 5,
+      deadLetterQueue: "ingest-events-dlq",
     });
     expect(consumerConfig({ WEBHOOK_URL: "https://hooks.example/in", SWEEP_BATCH_LIMIT: " 7 " })).toMatchObject({
       webhookUrl: "https://hooks.example/in",

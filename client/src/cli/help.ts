@@ -12,6 +12,10 @@ Commands:
   list                     List uploads, newest first: a table on a terminal, tab-separated lines
                            otherwise (id, state, key, bytes, parts, age, expires in)
   summary                  Count uploads by state; bytes in flight; the oldest open upload
+  dead-letters list        Messages the queue gave up on, newest first (id, state, type, key,
+                           deliveries, age); --state, --limit, --cursor, --all as for list
+  dead-letters replay <id>...   Put each back on the queue, once (again: reported, not resent)
+  dead-letters discard <id>...  Set each aside for good
 
 Upload options:
   --key <key>              Object key (default: the file's name; required with "-")
@@ -59,4 +63,6 @@ Examples:
   ingest download videos/cat.mp4 cat.mp4
   ingest list --state open,failed --prefix videos/
   ingest list --stale-before now --all --json
+  ingest dead-letters list --state dead
+  ingest dead-letters list --state dead --all | tail -n +2 | cut -f1 | xargs ingest dead-letters replay
 `;

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { abortCommand, downloadCommand, statusCommand } from "./commands.js";
 import { EXIT, type Globals, printError, UsageError } from "./context.js";
+import { deadLettersDiscardCommand, deadLettersListCommand, deadLettersReplayCommand } from "./dead-letters-command.js";
 import { HELP } from "./help.js";
 import { shieldIds } from "./ids.js";
 import { listCommand, summaryCommand } from "./list-command.js";
@@ -37,7 +38,7 @@ const ONLY: Partial<Record<keyof typeof OPTIONS, readonly string[]>> = {
   concurrency: ["upload"],
   wait: ["upload"],
   resume: ["upload"],
-  state: ["upload", "list"],
+  state: ["upload", "list", "dead-letters"],
   "content-type": ["upload"],
   retries: ["upload"],
   prefix: ["list"],
@@ -45,9 +46,9 @@ const ONLY: Partial<Record<keyof typeof OPTIONS, readonly string[]>> = {
   "created-after": ["list"],
   "stale-before": ["list"],
   order: ["list"],
-  limit: ["list"],
-  cursor: ["list"],
-  all: ["list"],
+  limit: ["list", "dead-letters"],
+  cursor: ["list", "dead-letters"],
+  all: ["list", "dead-letters"],
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -70,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const [name, commands] of Object.entries(ONLY)) {
       const value = values[name as keyof typeof values];
       if (value !== undefined && value !== false && !commands.includes(command))
-        throw new UsageError(`--${name} only applies to ${commands.join(" and ")}`);
+        throw new UsageError(`--${name} only applies to ${commands.join(", ").replace(/, (?=[^,]*$)/, " and ")}`);
     }
     const arity = (min: number, max: number, usage: string) => {
       if (rest.length < min || rest.length > max) throw new UsageError(`usage: ingest ${command} ${usage}`);
@@ -120,6 +121,8 @@ export async function main(argv: string[]): Promise<number> {
       case "summary":
         arity(0, 0, "[--json]");
         return await summaryCommand(globals);
+      case "dead-letters":
+        return await deadLetters(rest, values, globals);
       default:
         throw new UsageError(`unknown command "${command}"; see ingest --help`);
     }
@@ -131,6 +134,32 @@ export async function main(argv: string[]): Promise<number> {
     printError(globals, usage ? new UsageError(error instanceof Error ? error.message : String(error)) : error);
     return usage ? EXIT.usage : EXIT.failed;
   }
+}
+
+const DEAD_LETTERS_USAGE =
+  "usage: ingest dead-letters list [--state S]... [--limit N] [--cursor C] [--all] | replay <id>... | discard <id>...";
+
+/** `ingest dead-letters <list|replay|discard>`: the subcommand decides which flags and words it takes. */
+async function deadLetters(
+  words: string[],
+  values: { state?: string[]; limit?: string; cursor?: string; all: boolean },
+  globals: Globals,
+): Promise<number> {
+  const [action, ...ids] = words;
+  if (action === "list") {
+    if (ids.length > 0) throw new UsageError(DEAD_LETTERS_USAGE);
+    return deadLettersListCommand(
+      { state: values.state ?? [], limit: values.limit, cursor: values.cursor, all: values.all },
+      globals,
+    );
+  }
+  if (action !== "replay" && action !== "discard") throw new UsageError(DEAD_LETTERS_USAGE);
+  if (ids.length === 0) throw new UsageError(DEAD_LETTERS_USAGE);
+  for (const [flag, value] of Object.entries({ state: values.state, limit: values.limit, cursor: values.cursor })) {
+    if (value !== undefined) throw new UsageError(`--${flag} only applies to dead-letters list`);
+  }
+  if (values.all) throw new UsageError("--all only applies to dead-letters list");
+  return action === "replay" ? deadLettersReplayCommand(ids, globals) : deadLettersDiscardCommand(ids, globals);
 }
 
 /** A flag that may repeat for one command (--state for list) but means one thing for another. */

@@ -9,6 +9,7 @@ import type { z } from "zod/mini";
 import type { createUpload } from "../../../client/src/api.js";
 import type * as client from "../../../client/src/contract.js";
 import type { UploadStatus } from "../../../client/src/index.js";
+import type * as deadLetters from "../../../shared/dead-letter-schemas.js";
 import type * as server from "../../../shared/schemas.js";
 
 /** True only for identical types (not merely mutually assignable: `any` and optionality count). */
@@ -34,6 +35,10 @@ same<Same<client.PartUploadedResponse, z.output<typeof server.PartUploadedRespon
 same<Same<client.ChunkStagedResponse, z.output<typeof server.ChunkStagedResponse>>>(true);
 same<Same<client.ErrorBody, z.output<typeof server.ErrorBody>>>(true);
 same<Same<client.UploadState, z.output<typeof server.UploadState>>>(true);
+same<Same<client.DeadLetter, z.output<typeof deadLetters.DeadLetter>>>(true);
+same<Same<client.DeadLetterList, z.output<typeof deadLetters.DeadLetterList>>>(true);
+same<Same<client.DeadLetterReplay, z.output<typeof deadLetters.DeadLetterReplay>>>(true);
+same<Same<client.DeadLetterState, z.output<typeof deadLetters.DeadLetterState>>>(true);
 
 // The library's own signatures use these types, so they are what callers get.
 same<Same<Parameters<typeof createUpload>[1], z.input<typeof server.CreateUploadRequest>>>(true);
