@@ -1,5 +1,6 @@
 import { summarizeStream } from "../../shared/db/chunks";
 import { summarizeParts } from "../../shared/db/parts";
+import { getTombstone } from "../../shared/db/retention";
 import { getUpload, type UploadRow } from "../../shared/db/uploads";
 import { errors } from "../../shared/errors";
 import type { UploadStatus } from "../../shared/schemas";
@@ -9,11 +10,21 @@ import type { Caller } from "../auth/middleware";
 import { chunkStreamStub } from "../streams/ingest";
 import type { Bindings } from "./bindings";
 
-/** The upload `uploadId` names, once the caller has shown it may touch it (404 when there is none). */
+/**
+ * The upload `uploadId` names, once the caller has shown it may touch it: 404 when there is
+ * none, 410 when retention pruned it (its tombstone says how and when it ended, to a caller
+ * the upload itself would have been shown to).
+ */
 export async function accessibleUpload(db: D1Database, caller: Caller, uploadId: string): Promise<UploadRow> {
   authorizeUploadId(caller, uploadId);
   const row = await getUpload(db, uploadId);
-  if (row === null) throw errors.uploadNotFound(uploadId);
+  if (row === null) {
+    // Only a miss pays for the second read: every live upload is found by the first.
+    const tombstone = await getTombstone(db, uploadId);
+    if (tombstone === null) throw errors.uploadNotFound(uploadId);
+    authorizeUpload(caller, tombstone);
+    throw errors.uploadGone(uploadId, tombstone.state, tombstone.ended_at);
+  }
   authorizeUpload(caller, row);
   return row;
 }
