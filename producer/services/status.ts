@@ -1,30 +1,22 @@
 import { summarizeStream } from "../../shared/db/chunks";
 import { summarizeParts } from "../../shared/db/parts";
-import { getTombstone } from "../../shared/db/retention";
 import { getUpload, type UploadRow } from "../../shared/db/uploads";
-import { errors } from "../../shared/errors";
 import type { UploadStatus } from "../../shared/schemas";
 import { endedStreamStatus, streamStatusFromD1, toUploadStatus } from "../../shared/status";
 import { authorizeUpload, authorizeUploadId } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
 import { chunkStreamStub } from "../streams/ingest";
 import type { Bindings } from "./bindings";
+import { missingUpload } from "./gone";
 
 /**
  * The upload `uploadId` names, once the caller has shown it may touch it: 404 when there is
- * none, 410 when retention pruned it (its tombstone says how and when it ended, to a caller
- * the upload itself would have been shown to).
+ * none, 410 when retention pruned it (see `missingUpload`).
  */
 export async function accessibleUpload(db: D1Database, caller: Caller, uploadId: string): Promise<UploadRow> {
   authorizeUploadId(caller, uploadId);
   const row = await getUpload(db, uploadId);
-  if (row === null) {
-    // Only a miss pays for the second read: every live upload is found by the first.
-    const tombstone = await getTombstone(db, uploadId);
-    if (tombstone === null) throw errors.uploadNotFound(uploadId);
-    authorizeUpload(caller, tombstone);
-    throw errors.uploadGone(uploadId, tombstone.state, tombstone.ended_at);
-  }
+  if (row === null) throw await missingUpload(db, caller, uploadId);
   authorizeUpload(caller, row);
   return row;
 }

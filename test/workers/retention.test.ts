@@ -219,9 +219,23 @@ describe("pruning through the cron", () => {
     // Each cron run says what it pruned.
     const runs = logs.named("sweep");
     expect(runs).toHaveLength(4);
-    expect(runs.map((run) => run.prunedUploads)).toEqual([0, 0, 1, 0]);
+    expect(runs.slice(0, 2).map((run) => run.prunedUploads)).toEqual([0, 0]);
+    expect(runs[2]?.prunedUploads).toBeGreaterThanOrEqual(1);
     expect(runs[1]?.prunedDetailRows).toBeGreaterThanOrEqual(2);
     expect(runs[3]?.expiredTombstones).toBeGreaterThanOrEqual(1);
+  });
+
+  it("answers a chunk for a pruned stream on the D1 chunk path with 410 too", async () => {
+    const pipeline = new Pipeline({ producerVars: { CHUNK_STORE: "d1" } });
+    const stream = await pipeline.create({ key: "pruned/stream.bin", mode: "stream" });
+    expect((await pipeline.putChunk(stream.uploadId, 1, bytes(100, 41), { final: true })).status).toBe(200);
+    await pipeline.settle();
+    const ended = await uploadRow(stream.uploadId);
+    expect(ended?.state).toBe("completed");
+    await pipeline.cron((ended?.ended_at ?? 0) + 91 * DAY);
+    const late = await pipeline.putChunk(stream.uploadId, 2, bytes(100, 42));
+    expect(late.status, JSON.stringify(late.body)).toBe(410);
+    expect(late.body).toMatchObject({ error: { code: "upload_gone", details: { state: "completed" } } });
   });
 
   it("answers 410 only to a caller the upload itself would have been shown to", async () => {
