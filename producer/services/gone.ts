@@ -1,4 +1,4 @@
-import { getTombstone } from "../../shared/db/retention";
+import { getTombstone } from "../../shared/db/tombstones";
 import { type ApiError, errors } from "../../shared/errors";
 import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";

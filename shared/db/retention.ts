@@ -1,5 +1,3 @@
-import type { UploadState } from "../schemas";
-
 /**
  * Retention (migration 0011): ended uploads are forgotten in two steps, oldest first, each
  * walking its own partial index so that a round reads only rows it can prune.
@@ -98,17 +96,4 @@ export function readPruneRound(results: D1Result[]): PruneRound {
     uploads: changes(5),
     tombstones: changes(6),
   };
-}
-
-export type TombstoneRow = {
-  upload_id: string;
-  object_key: string;
-  state: Extract<UploadState, "completed" | "aborted" | "failed">;
-  ended_at: number;
-  pruned_at: number;
-};
-
-/** What is left of a pruned upload, or null when it never existed or its tombstone expired too. */
-export async function getTombstone(db: D1Database, uploadId: string): Promise<TombstoneRow | null> {
-  return db.prepare("SELECT * FROM upload_tombstones WHERE upload_id = ?1").bind(uploadId).first<TombstoneRow>();
 }
