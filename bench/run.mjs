@@ -40,6 +40,7 @@ const SUITES = [
   { id: "batch-window", load: async () => (await import("./suites/batch-window.mjs")).batchWindow },
   { id: "costs", load: async () => (await import("./suites/costs.mjs")).operationCosts },
   { id: "fleet", load: async () => (await import("./suites/fleet.mjs")).fleetRun },
+  { id: "retention", load: async () => (await import("./suites/retention.mjs")).retention },
 ];
 
 const { values: flags } = parseArgs({

@@ -9,6 +9,7 @@ import {
   listStalledCompletions,
 } from "../shared/db/uploads";
 import { announce, notificationFor } from "../shared/notifications";
+import { type PruneReport, prune } from "./prune";
 import { advanceStream, type StreamBindings } from "./streams";
 
 export type SweepBindings = StreamBindings;
@@ -19,7 +20,7 @@ export type SweepReport = {
   r2AbortsPending: number;
   completionsRetried: number;
   streamsAdvanced: number;
-};
+} & PruneReport;
 
 const R2_CONCURRENCY = 10;
 const STREAM_CONCURRENCY = 3;
@@ -27,7 +28,8 @@ const STREAM_CONCURRENCY = 3;
 /**
  * The cron's work, bounded by the batch limit so a backlog drains over several runs: abort
  * uploads whose stale window passed, retry R2 clean-ups that did not go through, take over
- * completions whose claim outlived its lease, and advance streams nobody is advancing.
+ * completions whose claim outlived its lease, advance streams nobody is advancing, and forget
+ * uploads that ended longer ago than the retention windows.
  */
 export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, now: number): Promise<SweepReport> {
   const { DB: db, BUCKET: bucket } = bindings;
@@ -38,6 +40,12 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     r2AbortsPending: 0,
     completionsRetried: 0,
     streamsAdvanced: 0,
+    prunedDetailRows: 0,
+    prunedUploads: 0,
+    expiredTombstones: 0,
+    pruneRounds: 0,
+    pruneStatements: 0,
+    pruneMs: 0,
   };
   const errors: unknown[] = [];
   // Each phase runs even when an earlier one failed: one broken dependency should not stop the rest.
@@ -80,6 +88,11 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     const idle = await listIdleStreams(db, now, limit);
     await mapWithConcurrency(idle, STREAM_CONCURRENCY, (uploadId) => advanceStream(bindings, uploadId, settings, now));
     report.streamsAdvanced = idle.length;
+  });
+
+  // Last: retention (consumer/prune.ts) only ever takes uploads the phases above are done with.
+  await phase(async () => {
+    Object.assign(report, await prune(db, settings, now));
   });
 
   if (errors.length > 0) throw new AggregateError(errors, `sweep finished with ${errors.length} failed phase(s)`);

@@ -103,15 +103,33 @@ export const ProducerConfig = z.pipe(
 export type ProducerConfig = z.output<typeof ProducerConfig>;
 
 export const ConsumerConfig = z.pipe(
-  z.object({
-    SWEEP_BATCH_LIMIT: wholeNumber("SWEEP_BATCH_LIMIT", 200, 1, 1000),
-    // Queues allow a retry delay of at most 12 hours.
-    RETRY_DELAY_SECONDS: wholeNumber("RETRY_DELAY_SECONDS", 10, 0, 43_200),
-    WEBHOOK_URL: optionalUrl("WEBHOOK_URL"),
-    WEBHOOK_RETRY_BASE_SECONDS: wholeNumber("WEBHOOK_RETRY_BASE_SECONDS", 5, 0, 3600),
-    // The queue whose batches are dead letters (stored, not tallied); each environment names its own.
-    DEAD_LETTER_QUEUE: text("DEAD_LETTER_QUEUE", "ingest-events-dlq"),
-  }),
+  z
+    .object({
+      SWEEP_BATCH_LIMIT: wholeNumber("SWEEP_BATCH_LIMIT", 200, 1, 1000),
+      // Queues allow a retry delay of at most 12 hours.
+      RETRY_DELAY_SECONDS: wholeNumber("RETRY_DELAY_SECONDS", 10, 0, 43_200),
+      WEBHOOK_URL: optionalUrl("WEBHOOK_URL"),
+      WEBHOOK_RETRY_BASE_SECONDS: wholeNumber("WEBHOOK_RETRY_BASE_SECONDS", 5, 0, 3600),
+      // The queue whose batches are dead letters (stored, not tallied); each environment names its own.
+      DEAD_LETTER_QUEUE: text("DEAD_LETTER_QUEUE", "ingest-events-dlq"),
+      // Retention (consumer/prune.ts): days after an upload ended that its part, chunk and span
+      // rows, its upload row, and the tombstone its status answers 410 from are kept.
+      RETENTION_DETAIL_DAYS: wholeNumber("RETENTION_DETAIL_DAYS", 7, 1, 36_500),
+      RETENTION_UPLOAD_DAYS: wholeNumber("RETENTION_UPLOAD_DAYS", 90, 1, 36_500),
+      RETENTION_TOMBSTONE_DAYS: wholeNumber("RETENTION_TOMBSTONE_DAYS", 365, 1, 36_500),
+      // Rows one cron run deletes at most; the ceiling keeps a run within D1's ~1,000 queries.
+      PRUNE_BATCH_LIMIT: wholeNumber("PRUNE_BATCH_LIMIT", 50_000, 100, 100_000),
+    })
+    // An upload row outlives its details and a tombstone its upload row: each step prunes what
+    // the one before has finished with.
+    .check(
+      z.refine((vars) => vars.RETENTION_DETAIL_DAYS <= vars.RETENTION_UPLOAD_DAYS, {
+        message: "RETENTION_UPLOAD_DAYS must be at least RETENTION_DETAIL_DAYS",
+      }),
+      z.refine((vars) => vars.RETENTION_UPLOAD_DAYS <= vars.RETENTION_TOMBSTONE_DAYS, {
+        message: "RETENTION_TOMBSTONE_DAYS must be at least RETENTION_UPLOAD_DAYS",
+      }),
+    ),
   z.transform(camelKeys),
 );
 export type ConsumerConfig = z.output<typeof ConsumerConfig>;

@@ -30,6 +30,12 @@ const unavailable = (code: string, message: string) => new ApiError(503, code, m
 export const errors = {
   invalidRequest: (message: string, details?: unknown) => new ApiError(400, "invalid_request", message, details),
   uploadNotFound: (uploadId: string) => new ApiError(404, "upload_not_found", `no upload with id ${uploadId}`),
+  /** A pruned upload (shared/db/retention.ts): how and when it ended, from its tombstone. */
+  uploadGone: (uploadId: string, state: string, endedAt: number) =>
+    new ApiError(410, "upload_gone", `upload ${uploadId} ended (${state}) and its record was pruned`, {
+      state,
+      endedAt: new Date(endedAt).toISOString(),
+    }),
   uploadNotOpen: (state: string, what: string) =>
     new ApiError(409, "upload_not_open", `the upload is ${state} and ${what}`, { state }),
   endedInFlight: () =>

@@ -785,6 +785,8 @@ export interface operations {
       403: components["responses"]["Error"];
       /** @description No such upload */
       404: components["responses"]["Error"];
+      /** @description The upload ended and retention pruned it; the body says how and when it ended */
+      410: components["responses"]["Error"];
     };
   };
   abortUpload: {
@@ -818,6 +820,8 @@ export interface operations {
       404: components["responses"]["Error"];
       /** @description The upload completed, failed or is being completed */
       409: components["responses"]["Error"];
+      /** @description The upload ended and retention pruned it; the body says how and when it ended */
+      410: components["responses"]["Error"];
     };
   };
   completeUpload: {
@@ -864,6 +868,8 @@ export interface operations {
       404: components["responses"]["Error"];
       /** @description The upload is not open, is a stream, or the count conflicts with the parts received */
       409: components["responses"]["Error"];
+      /** @description The upload ended and retention pruned it; the body says how and when it ended */
+      410: components["responses"]["Error"];
     };
   };
   putPart: {
@@ -911,6 +917,8 @@ export interface operations {
       404: components["responses"]["Error"];
       /** @description The upload is not open, is a stream, or the final marker conflicts */
       409: components["responses"]["Error"];
+      /** @description The upload ended and retention pruned it; the body says how and when it ended */
+      410: components["responses"]["Error"];
       /** @description No Content-Length */
       411: components["responses"]["Error"];
       /** @description The part is larger than the upload's part size */

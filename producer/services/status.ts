@@ -1,19 +1,22 @@
 import { summarizeStream } from "../../shared/db/chunks";
 import { summarizeParts } from "../../shared/db/parts";
 import { getUpload, type UploadRow } from "../../shared/db/uploads";
-import { errors } from "../../shared/errors";
 import type { UploadStatus } from "../../shared/schemas";
 import { endedStreamStatus, streamStatusFromD1, toUploadStatus } from "../../shared/status";
 import { authorizeUpload, authorizeUploadId } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
 import { chunkStreamStub } from "../streams/ingest";
 import type { Bindings } from "./bindings";
+import { missingUpload } from "./gone";
 
-/** The upload `uploadId` names, once the caller has shown it may touch it (404 when there is none). */
+/**
+ * The upload `uploadId` names, once the caller has shown it may touch it: 404 when there is
+ * none, 410 when retention pruned it (see `missingUpload`).
+ */
 export async function accessibleUpload(db: D1Database, caller: Caller, uploadId: string): Promise<UploadRow> {
   authorizeUploadId(caller, uploadId);
   const row = await getUpload(db, uploadId);
-  if (row === null) throw errors.uploadNotFound(uploadId);
+  if (row === null) throw await missingUpload(db, caller, uploadId);
   authorizeUpload(caller, row);
   return row;
 }

@@ -6,6 +6,7 @@ import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
 import { meterBody } from "../integrity";
 import type { Bindings } from "../services/bindings";
+import { missingUpload } from "../services/gone";
 import type { ChunkStream } from "./chunk-stream";
 import { flushParts } from "./flush";
 import type { StreamMeta } from "./types";
@@ -51,7 +52,7 @@ export async function objectOrLegacy(env: Bindings, caller: Caller, uploadId: st
     return null;
   }
   const row = await getUpload(env.DB, uploadId);
-  if (row === null) throw errors.uploadNotFound(uploadId);
+  if (row === null) throw await missingUpload(env.DB, caller, uploadId);
   authorizeUpload(caller, row);
   if (row.mode !== "stream") throw errors.notAStream();
   if (row.chunk_store === "d1") return row;
@@ -94,7 +95,7 @@ export async function ingestChunkViaObject(
   switch (result.kind) {
     case "unknown":
       registered.delete(uploadId);
-      throw await endedStream(env.DB, uploadId);
+      throw await endedStream(env.DB, caller, uploadId);
     case "refused":
       throw new ApiError(result.status, result.code, result.message, result.details);
     case "body_failed": {
@@ -110,7 +111,7 @@ export async function ingestChunkViaObject(
     if (!(await touchOpenStream(env.DB, uploadId, Date.now()))) {
       await stub.close();
       registered.delete(uploadId);
-      throw await endedStream(env.DB, uploadId);
+      throw await endedStream(env.DB, caller, uploadId);
     }
     await stub.touched(result.touchD1);
   }
@@ -119,9 +120,9 @@ export async function ingestChunkViaObject(
 }
 
 /** The refusal for a stream whose object holds nothing: D1 says what became of it. */
-async function endedStream(db: D1Database, uploadId: string): Promise<ApiError> {
+async function endedStream(db: D1Database, caller: Caller, uploadId: string): Promise<ApiError> {
   const row = await getUpload(db, uploadId);
-  if (row === null) return errors.uploadNotFound(uploadId);
+  if (row === null) return missingUpload(db, caller, uploadId);
   return errors.uploadNotOpen(row.state === "open" ? "completing" : row.state, "takes no more chunks");
 }
 

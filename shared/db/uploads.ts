@@ -44,6 +44,10 @@ export type UploadRow = {
   part_slots: number;
   /** Where a stream keeps its chunks until they are in a part (migration 0010); 'd1' for parts. */
   chunk_store: "d1" | "object";
+  /** When it became completed, aborted or failed (a trigger stamps it, migration 0011); null while live. */
+  ended_at: number | null;
+  /** 1 once retention deleted its parts, chunks and spans (shared/db/retention.ts). */
+  details_pruned: number;
 };
 
 export type NewUpload = {

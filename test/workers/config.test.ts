@@ -27,6 +27,10 @@ describe("Worker config", () => {
       webhookUrl: null,
       webhookRetryBaseSeconds: 5,
       deadLetterQueue: "ingest-events-dlq",
+      retentionDetailDays: 7,
+      retentionUploadDays: 90,
+      retentionTombstoneDays: 365,
+      pruneBatchLimit: 50_000,
     });
     expect(consumerConfig({ WEBHOOK_URL: "https://hooks.example/in", SWEEP_BATCH_LIMIT: " 7 " })).toMatchObject({
       webhookUrl: "https://hooks.example/in",

@@ -35,7 +35,8 @@ export async function uploadForKey(c: AppContext, caller: Caller, key: string, u
   try {
     row = await accessibleUpload(c.env.DB, caller, uploadId);
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404) throw notFound(uploadId, key);
+    // The seed's API knows no 410: an upload retention pruned is one it does not know.
+    if (error instanceof ApiError && (error.status === 404 || error.status === 410)) throw notFound(uploadId, key);
     throw error;
   }
   if (row.object_key !== key) throw notFound(uploadId, key);

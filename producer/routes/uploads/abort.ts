@@ -15,7 +15,11 @@ export const abort = defineRoute(
     security: "credential",
     params: UploadIdParams,
     responses: { 200: { description: "The upload is aborted", json: UploadStatus } },
-    errors: { 404: "No such upload", 409: "The upload completed, failed or is being completed" },
+    errors: {
+      404: "No such upload",
+      409: "The upload completed, failed or is being completed",
+      410: "The upload ended and retention pruned it; the body says how and when it ended",
+    },
   },
   async (c, { params, caller }) => {
     const row = await accessibleUpload(c.env.DB, caller, params.uploadId);

@@ -23,6 +23,7 @@ export const complete = defineRoute(
     errors: {
       404: "No such upload",
       409: "The upload is not open, is a stream, or the count conflicts with the parts received",
+      410: "The upload ended and retention pruned it; the body says how and when it ended",
     },
   },
   async (c, { params, body, caller }) => {

@@ -25,6 +25,7 @@ export const putPart = defineRoute(
     errors: {
       404: "No such upload",
       409: "The upload is not open, is a stream, or the final marker conflicts",
+      410: "The upload ended and retention pruned it; the body says how and when it ended",
       411: "No Content-Length",
       413: "The part is larger than the upload's part size",
       503: "Storage or the queue is unavailable; send the part again",

@@ -14,7 +14,10 @@ export const status = defineRoute(
     security: "credential",
     params: UploadIdParams,
     responses: { 200: { description: "The upload's status", json: UploadStatus } },
-    errors: { 404: "No such upload" },
+    errors: {
+      404: "No such upload",
+      410: "The upload ended and retention pruned it; the body says how and when it ended",
+    },
   },
   async (c, { params, caller }) => {
     const row = await accessibleUpload(c.env.DB, caller, params.uploadId);
