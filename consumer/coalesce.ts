@@ -221,7 +221,13 @@ async function deleteQuietly(bucket: R2Bucket, upload: UploadRow, objects: { key
   if (objects.length === 0) return;
   await bucket.delete(objects.map((object) => object.key)).catch((error: unknown) => {
     console.warn(
-      JSON.stringify({ event: "staging_delete_failed", uploadId: upload.upload_id, error: errorMessage(error) }),
+      JSON.stringify({
+        event: "staging_delete_failed",
+        uploadId: upload.upload_id,
+        key: upload.object_key,
+        code: "r2_unavailable",
+        error: errorMessage(error),
+      }),
     );
   });
 }

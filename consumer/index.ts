@@ -1,4 +1,5 @@
 import { consumerConfig } from "../shared/config";
+import { withPointBudget } from "../shared/metrics";
 import type { Env } from "./env";
 import { sweep } from "./sweep";
 import { tallyBatch } from "./tally";
@@ -11,14 +12,15 @@ import { tallyBatch } from "./tally";
 export default {
   async queue(batch, env) {
     const settings = consumerConfig(env);
-    await tallyBatch(batch, env, settings, {
+    // A batch of 100 messages can end 100 uploads; a cron run, hundreds: AE takes 250 points.
+    await tallyBatch(batch, withPointBudget(env), settings, {
       url: settings.webhookUrl,
       secret: env.WEBHOOK_SECRET === undefined || env.WEBHOOK_SECRET === "" ? null : env.WEBHOOK_SECRET,
       retryBaseSeconds: settings.webhookRetryBaseSeconds,
     });
   },
   async scheduled(controller, env) {
-    const report = await sweep(env, consumerConfig(env), controller.scheduledTime);
+    const report = await sweep(withPointBudget(env), consumerConfig(env), controller.scheduledTime);
     console.log(JSON.stringify({ event: "sweep", ...report }));
   },
 } satisfies ExportedHandler<Env, unknown>;

@@ -1,5 +1,7 @@
 import { claimReady, finishClaims } from "../shared/completion";
 import type { ConsumerConfig } from "../shared/config";
+import { objectKeyOf } from "../shared/db/uploads";
+import { codeOf } from "../shared/errors";
 import type { StreamEvent } from "../shared/messages";
 import { errorMessage } from "../shared/r2-errors";
 import { coalesceStream } from "./coalesce";
@@ -46,7 +48,15 @@ export async function advanceStream(
       }
     }
   } catch (error) {
-    console.warn(JSON.stringify({ event: "coalesce_failed", uploadId, error: errorMessage(error) }));
+    console.warn(
+      JSON.stringify({
+        event: "coalesce_failed",
+        uploadId,
+        key: await objectKeyOf(bindings.DB, uploadId),
+        code: codeOf(error),
+        error: errorMessage(error),
+      }),
+    );
     return { kind: "retry", delaySeconds: settings.retryDelaySeconds };
   }
 }

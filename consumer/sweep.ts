@@ -8,10 +8,11 @@ import {
   listPendingR2Aborts,
   listStalledCompletions,
 } from "../shared/db/uploads";
+import { recordEnded, recordSweep } from "../shared/metrics";
 import { announce, notificationFor } from "../shared/notifications";
 import { advanceStream, type StreamBindings } from "./streams";
 
-export type SweepBindings = StreamBindings;
+export type SweepBindings = StreamBindings & { METRICS?: AnalyticsEngineDataset };
 
 export type SweepReport = {
   staleAborted: number;
@@ -31,6 +32,7 @@ const STREAM_CONCURRENCY = 3;
  */
 export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, now: number): Promise<SweepReport> {
   const { DB: db, BUCKET: bucket } = bindings;
+  const startedAt = Date.now();
   const limit = settings.sweepBatchLimit;
   const report: SweepReport = {
     staleAborted: 0,
@@ -52,6 +54,7 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
   await phase(async () => {
     const stale = await claimStaleUploads(db, now, limit);
     report.staleAborted = stale.length;
+    for (const row of stale) recordEnded(bindings, row, "aborted", "stale", now);
     await announce(
       bindings.UPLOAD_EVENTS,
       stale.map((row) => notificationFor({ ...row, outcome: "aborted", reason: "stale" }, now)),
@@ -82,6 +85,7 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     report.streamsAdvanced = idle.length;
   });
 
+  recordSweep(bindings, { ...report, ms: Date.now() - startedAt, failedPhases: errors.length });
   if (errors.length > 0) throw new AggregateError(errors, `sweep finished with ${errors.length} failed phase(s)`);
   return report;
 }

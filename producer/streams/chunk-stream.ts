@@ -217,7 +217,11 @@ export class ChunkStream extends DurableObject<Env> {
         meta.nextOffset = 0;
       }
       // Chunks wholly in the part keep their digests (re-sends are checked against them), not their bytes.
-      this.sql.exec("UPDATE chunks SET committed = 1, bytes = NULL WHERE seq >= ? AND seq < ?", firstWhole, meta.nextChunk);
+      this.sql.exec(
+        "UPDATE chunks SET committed = 1, bytes = NULL WHERE seq >= ? AND seq < ?",
+        firstWhole,
+        meta.nextChunk,
+      );
       this.sql.exec("DELETE FROM overflow WHERE seq >= ? AND seq < ?", firstWhole, meta.nextChunk);
       meta.nextPart = plan.partNumber + 1;
       meta.retries = 0;
@@ -277,7 +281,7 @@ export class ChunkStream extends DurableObject<Env> {
     }
     const plan = this.takePlan(meta, now);
     // A part that fails frees the lease and sets the next alarm (abandon): nothing to rethrow.
-    if (plan !== null) await flushParts(this.env, this, meta.uploadId, plan, true);
+    if (plan !== null) await flushParts(this.env, this, meta, plan, true);
     const after = this.meta();
     if (after === null || after.state === "ended") return;
     // The sweep or a client may have ended the upload in D1 (alarms are rare: one D1 read).
@@ -337,10 +341,10 @@ export class ChunkStream extends DurableObject<Env> {
   }
 
   /** After an accepted chunk: whether D1 should hear of the activity, and the part to write now. */
-  private afterAccept(meta: StreamMeta, now: number): { touchD1: number | null; part: PartPlan | null } {
+  private afterAccept(meta: StreamMeta, now: number): { key: string; touchD1: number | null; part: PartPlan | null } {
     const staleMs = meta.staleAfterSeconds * 1000;
     const touchD1 = meta.d1ExpiresAt - now < staleMs / 2 ? now + staleMs : null;
-    return { touchD1, part: this.takePlan(meta, now) };
+    return { key: meta.key, touchD1, part: this.takePlan(meta, now) };
   }
 
   /** The next part to write, under a new lease, if one is ready and nobody holds the stream. */
