@@ -170,16 +170,68 @@ export type SummaryRow = {
   bytesInFlight: number;
   oldestOpen: Pick<UploadRow, "upload_id" | "object_key" | "created_at"> | null;
   expiringBy: number;
+  recent: RecentRow;
 };
 
-/** The summary of the uploads in a key range, in one round trip. `expiringBy`: epoch ms. */
-export async function summarizeUploads(db: D1Database, keys: KeyRange, expiringBy: number): Promise<SummaryRow> {
+/** What ended since a time: counts per state, bytes completed, latency of recent completions. */
+export type RecentRow = {
+  ended: Record<"completed" | "failed" | "aborted", number>;
+  bytesCompleted: number;
+  /** Last part -> completed, nearest rank over the newest completions (at most LATENCY_SAMPLE). */
+  latency: { p50: number; p95: number; sample: number } | null;
+};
+
+/** Completions whose latency the percentiles read: a bounded sort, however busy the window. */
+export const LATENCY_SAMPLE = 1000;
+
+/** Ended uploads, as written so that SQLite takes the partial index uploads_ended (0013). */
+const ENDED = "u.state IN ('completed', 'failed', 'aborted')";
+
+/** The two statements of `recent`: per state totals, then the latency percentiles. */
+export function recentQueries(keys: KeyRange, since: number): { sql: string; values: unknown[] }[] {
+  const totals = new Params();
+  const totalsWhere = [ENDED, `u.updated_at >= ${totals.add(since)}`, ...scope(keys, totals)].join(" AND ");
+  const latency = new Params();
+  const latencyWhere = [
+    ENDED,
+    "u.state = 'completed'",
+    `u.updated_at >= ${latency.add(since)}`,
+    ...scope(keys, latency),
+  ].join(" AND ");
+  // Nearest rank: the value at rank ceil(q * n), written in integers ((n * 95 + 99) / 100).
+  return [
+    {
+      sql: `SELECT u.state, count(*) AS n, coalesce(sum(u.object_size), 0) AS bytes FROM uploads u \
+WHERE ${totalsWhere} GROUP BY u.state`,
+      values: totals.values,
+    },
+    {
+      sql: `WITH sample AS (SELECT max(0, u.completed_at - u.last_activity_at) AS ms FROM uploads u WHERE ${latencyWhere} \
+ORDER BY u.updated_at DESC LIMIT ${latency.add(LATENCY_SAMPLE)}), \
+ranked AS (SELECT ms, row_number() OVER (ORDER BY ms) AS r, count(*) OVER () AS n FROM sample) \
+SELECT max(n) AS n, max(CASE WHEN r = (n * 50 + 99) / 100 THEN ms END) AS p50, \
+max(CASE WHEN r = (n * 95 + 99) / 100 THEN ms END) AS p95 FROM ranked`,
+      values: latency.values,
+    },
+  ];
+}
+
+/**
+ * The summary of the uploads in a key range, in one round trip. `expiringBy`: epoch ms;
+ * `since`: the start of the window of `recent`.
+ */
+export async function summarizeUploads(
+  db: D1Database,
+  keys: KeyRange,
+  expiringBy: number,
+  since: number,
+): Promise<SummaryRow> {
   const statement = (conditions: (params: Params) => string, select: string, tail = "") => {
     const params = new Params();
     const where = [...scope(keys, params), conditions(params)].join(" AND ");
     return db.prepare(`SELECT ${select} FROM uploads u WHERE ${where} ${tail}`).bind(...params.values);
   };
-  const [states, inFlight, oldest, expiring] = await db.batch<Record<string, unknown>>([
+  const [states, inFlight, oldest, expiring, ended, latency] = await db.batch<Record<string, unknown>>([
     statement(() => "1", "u.state, count(*) AS n", "GROUP BY u.state"),
     statement(
       () => "u.state IN ('open', 'completing')",
@@ -191,6 +243,7 @@ export async function summarizeUploads(db: D1Database, keys: KeyRange, expiringB
       "ORDER BY u.created_at, u.upload_id LIMIT 1",
     ),
     statement((params) => `u.state = 'open' AND u.expires_at <= ${params.add(expiringBy)}`, "count(*) AS n"),
+    ...recentQueries(keys, since).map(({ sql, values }) => db.prepare(sql).bind(...values)),
   ]);
   const byState: Record<UploadState, number> = { open: 0, completing: 0, completed: 0, aborted: 0, failed: 0 };
   for (const row of (states?.results ?? []) as { state: UploadState; n: number }[]) byState[row.state] = row.n;
@@ -200,5 +253,21 @@ export async function summarizeUploads(db: D1Database, keys: KeyRange, expiringB
     bytesInFlight: Number(inFlight?.results[0]?.bytes ?? 0),
     oldestOpen: oldestRow ?? null,
     expiringBy: Number(expiring?.results[0]?.n ?? 0),
+    recent: readRecent(ended?.results ?? [], latency?.results[0]),
+  };
+}
+
+function readRecent(ended: Record<string, unknown>[], latency: Record<string, unknown> | undefined): RecentRow {
+  const counts: RecentRow["ended"] = { completed: 0, failed: 0, aborted: 0 };
+  let bytesCompleted = 0;
+  for (const row of ended as { state: keyof RecentRow["ended"]; n: number; bytes: number }[]) {
+    counts[row.state] = row.n;
+    if (row.state === "completed") bytesCompleted = row.bytes;
+  }
+  const sample = Number(latency?.n ?? 0);
+  return {
+    ended: counts,
+    bytesCompleted,
+    latency: sample === 0 ? null : { p50: Number(latency?.p50), p95: Number(latency?.p95), sample },
   };
 }
