@@ -104,13 +104,14 @@ export async function finishClaims(
   );
 
   const statements: D1PreparedStatement[] = [];
-  for (const { claim, outcome, stagingLeft } of settled) {
+  const recorded = settled.map((entry) => ({ ...entry, at: now() }));
+  for (const { claim, outcome, stagingLeft, at } of recorded) {
     outcomes.set(claim.upload.upload_id, { ...outcome, key: claim.upload.object_key });
-    statements.push(await recordOutcome(db, bucket, claim.upload, outcome, stagingLeft, now()));
+    statements.push(await recordOutcome(db, bucket, claim.upload, outcome, stagingLeft, at));
   }
   if (statements.length > 0) await db.batch(statements);
   // Recorded: each claim was this invocation's, so each ended upload is counted once.
-  for (const { claim, outcome } of settled) recordEnding(bindings, claim, outcome, now());
+  for (const { claim, outcome, at } of recorded) recordEnding(bindings, claim, outcome, at);
   const ended = settled.flatMap(({ claim, outcome }) =>
     outcome.kind === "retry"
       ? []
