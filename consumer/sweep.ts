@@ -12,7 +12,7 @@ import { recordEnded, recordSweep } from "../shared/metrics";
 import { announce, notificationFor } from "../shared/notifications";
 import { advanceStream, type StreamBindings } from "./streams";
 
-export type SweepBindings = StreamBindings & { METRICS?: AnalyticsEngineDataset };
+export type SweepBindings = StreamBindings;
 
 export type SweepReport = {
   staleAborted: number;

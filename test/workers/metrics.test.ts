@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { POINTS_PER_INVOCATION, recordSweep, recordUpload, withPointBudget } from "../../shared/metrics";
 import { bytes, captureLogs, PART, Pipeline, uploadParts } from "./helpers";
-import { createStream } from "./stream-helpers";
+import { createStream, D1_STORE } from "./stream-helpers";
 
 const HOUR = 3_600_000;
 
@@ -96,6 +96,23 @@ describe("data points", () => {
     const completed = metrics.of(upload.uploadId).find((point) => point.blobs?.[0] === "completed");
     expect(completed?.blobs?.[3]).toBe("stream");
     expect(completed?.doubles?.[0]).toBe(3072);
+  });
+
+  it("labels the chunks of a stream D1 holds, and the parts the consumer writes from them", async () => {
+    const metrics = new RecordingDataset();
+    const pipeline = new Pipeline({ metrics, ...D1_STORE });
+    const upload = await createStream(pipeline, "metrics/d1-stream.bin");
+    await pipeline.putChunk(upload.uploadId, 1, bytes(4096, 1));
+    await pipeline.putChunk(upload.uploadId, 2, bytes(100, 2), { final: true });
+    await pipeline.settle();
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    const points = metrics.of(upload.uploadId);
+    expect(points.map((point) => [point.blobs?.[0], point.blobs?.[3], point.doubles?.[0]])).toEqual([
+      ["chunk", "d1", 4096],
+      ["chunk", "d1", 100],
+      ["part", "stream", 4196],
+      ["completed", "stream", 4196],
+    ]);
   });
 
   it("writes a failure with its reason's code, and an abort with who aborted it", async () => {
