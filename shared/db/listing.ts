@@ -184,35 +184,27 @@ export type RecentRow = {
 /** Completions whose latency the percentiles read: a bounded sort, however busy the window. */
 export const LATENCY_SAMPLE = 1000;
 
-/** Ended uploads, as written so that SQLite takes the partial index uploads_ended (0013). */
-const ENDED = "u.state IN ('completed', 'failed', 'aborted')";
-
-/** The two statements of `recent`: per state totals, then the latency percentiles. */
+/**
+ * The two statements of `recent`, both on the partial index uploads_ended (0013): the totals per
+ * state, then the latency of the newest completions (percentiles are taken from those rows).
+ */
 export function recentQueries(keys: KeyRange, since: number): { sql: string; values: unknown[] }[] {
-  const totals = new Params();
-  const totalsWhere = [ENDED, `u.updated_at >= ${totals.add(since)}`, ...scope(keys, totals)].join(" AND ");
-  const latency = new Params();
-  const latencyWhere = [
-    ENDED,
-    "u.state = 'completed'",
-    `u.updated_at >= ${latency.add(since)}`,
-    ...scope(keys, latency),
-  ].join(" AND ");
-  // Nearest rank: the value at rank ceil(q * n), written in integers ((n * 95 + 99) / 100).
+  const query = (state: string, select: string, tail: string) => {
+    const params = new Params();
+    // Written as the index's own condition, so that SQLite knows the partial index applies.
+    const where = ["u.state IN ('completed', 'failed', 'aborted')", state, `u.updated_at >= ${params.add(since)}`];
+    return {
+      sql: `SELECT ${select} FROM uploads u WHERE ${[...where, ...scope(keys, params)].join(" AND ")} ${tail}`,
+      values: params.values,
+    };
+  };
   return [
-    {
-      sql: `SELECT u.state, count(*) AS n, coalesce(sum(u.object_size), 0) AS bytes FROM uploads u \
-WHERE ${totalsWhere} GROUP BY u.state`,
-      values: totals.values,
-    },
-    {
-      sql: `WITH sample AS (SELECT max(0, u.completed_at - u.last_activity_at) AS ms FROM uploads u WHERE ${latencyWhere} \
-ORDER BY u.updated_at DESC LIMIT ${latency.add(LATENCY_SAMPLE)}), \
-ranked AS (SELECT ms, row_number() OVER (ORDER BY ms) AS r, count(*) OVER () AS n FROM sample) \
-SELECT max(n) AS n, max(CASE WHEN r = (n * 50 + 99) / 100 THEN ms END) AS p50, \
-max(CASE WHEN r = (n * 95 + 99) / 100 THEN ms END) AS p95 FROM ranked`,
-      values: latency.values,
-    },
+    query("1", "u.state, count(*) AS n, sum(u.object_size) AS bytes", "GROUP BY u.state"),
+    query(
+      "u.state = 'completed'",
+      "max(0, u.completed_at - u.last_activity_at) AS ms",
+      `ORDER BY u.updated_at DESC LIMIT ${LATENCY_SAMPLE}`,
+    ),
   ];
 }
 
@@ -253,21 +245,23 @@ export async function summarizeUploads(
     bytesInFlight: Number(inFlight?.results[0]?.bytes ?? 0),
     oldestOpen: oldestRow ?? null,
     expiringBy: Number(expiring?.results[0]?.n ?? 0),
-    recent: readRecent(ended?.results ?? [], latency?.results[0]),
+    recent: readRecent(ended?.results ?? [], latency?.results ?? []),
   };
 }
 
-function readRecent(ended: Record<string, unknown>[], latency: Record<string, unknown> | undefined): RecentRow {
+function readRecent(ended: Record<string, unknown>[], latency: Record<string, unknown>[]): RecentRow {
   const counts: RecentRow["ended"] = { completed: 0, failed: 0, aborted: 0 };
   let bytesCompleted = 0;
-  for (const row of ended as { state: keyof RecentRow["ended"]; n: number; bytes: number }[]) {
+  for (const row of ended as { state: keyof RecentRow["ended"]; n: number; bytes: number | null }[]) {
     counts[row.state] = row.n;
-    if (row.state === "completed") bytesCompleted = row.bytes;
+    if (row.state === "completed") bytesCompleted = row.bytes ?? 0;
   }
-  const sample = Number(latency?.n ?? 0);
+  const ms = latency.map((row) => Number(row.ms)).sort((a, b) => a - b);
+  // Nearest rank: the value at rank ceil(q * n).
+  const rank = (q: number) => ms[Math.ceil(q * ms.length) - 1] ?? 0;
   return {
     ended: counts,
     bytesCompleted,
-    latency: sample === 0 ? null : { p50: Number(latency?.p50), p95: Number(latency?.p95), sample },
+    latency: ms.length === 0 ? null : { p50: rank(0.5), p95: rank(0.95), sample: ms.length },
   };
 }
