@@ -8,7 +8,7 @@ import {
   listPendingR2Aborts,
   listStalledCompletions,
 } from "../shared/db/uploads";
-import { recordEnded, recordSweep } from "../shared/metrics";
+import { recordAborted, recordSweep } from "../shared/metrics";
 import { announce, notificationFor } from "../shared/notifications";
 import { advanceStream, type StreamBindings } from "./streams";
 
@@ -54,7 +54,7 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
   await phase(async () => {
     const stale = await claimStaleUploads(db, now, limit);
     report.staleAborted = stale.length;
-    for (const row of stale) recordEnded(bindings, row, "aborted", "stale", now);
+    for (const row of stale) recordAborted(bindings, row, "stale", now);
     await announce(
       bindings.UPLOAD_EVENTS,
       stale.map((row) => notificationFor({ ...row, outcome: "aborted", reason: "stale" }, now)),

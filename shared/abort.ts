@@ -1,6 +1,6 @@
 import { abortQuietly } from "./completion";
 import { confirmR2AbortsStatement, getUpload, markAborted, type UploadRow } from "./db/uploads";
-import { type MetricsBindings, recordEnded } from "./metrics";
+import { type MetricsBindings, recordAborted } from "./metrics";
 import { announce, notificationFor } from "./notifications";
 
 /**
@@ -17,7 +17,7 @@ export async function abortUpload(
   const { DB: db, BUCKET: bucket } = bindings;
   const claimed = await markAborted(db, uploadId, reason, now);
   if (claimed === null) return getUpload(db, uploadId);
-  recordEnded(bindings, claimed, "aborted", reason, now);
+  recordAborted(bindings, claimed, reason, now);
   await announce(bindings.UPLOAD_EVENTS, [notificationFor({ ...claimed, outcome: "aborted", reason }, now)]);
   if (await abortQuietly(bucket, claimed)) {
     await confirmR2AbortsStatement(db, [uploadId]).run();

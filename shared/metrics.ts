@@ -45,7 +45,7 @@ export type SweepPoint = {
   failedPhases: number;
 };
 
-/** AE takes at most 250 data points per invocation; the sweep's own point is kept out of the count. */
+/** Analytics Engine takes at most this many data points per Worker invocation. */
 export const POINTS_PER_INVOCATION = 250;
 
 /** blob4 of part and completed points: how the bytes came ("stream" for chunk streams). */
@@ -62,11 +62,10 @@ export function recordUpload(bindings: MetricsBindings, upload: Upload, point: P
   });
 }
 
-/** An upload that ended without a claim's parts at hand (an abort): no bytes, no part count. */
-export function recordEnded(
+/** An aborted upload: no parts at hand, so no bytes or part count; ms is its idle time. */
+export function recordAborted(
   bindings: MetricsBindings,
   row: { upload_id: string; object_key: string; last_activity_at: number; created_at: number },
-  event: "aborted",
   reason: string,
   now: number,
 ): void {
@@ -74,7 +73,7 @@ export function recordEnded(
     bindings,
     { uploadId: row.upload_id, key: row.object_key },
     {
-      event,
+      event: "aborted",
       detail: reason,
       bytes: 0,
       ms: now - row.last_activity_at,
