@@ -109,9 +109,12 @@ export async function finishClaims(
     outcomes.set(claim.upload.upload_id, { ...outcome, key: claim.upload.object_key });
     statements.push(await recordOutcome(db, bucket, claim.upload, outcome, stagingLeft, at));
   }
-  if (statements.length > 0) await db.batch(statements);
-  // Recorded: each claim was this invocation's, so each ended upload is counted once.
-  for (const { claim, outcome, at } of recorded) recordEnding(bindings, claim, outcome, at);
+  const results = statements.length > 0 ? await db.batch(statements) : [];
+  // Counted only where this claim's outcome was the one recorded (an invocation that outlived
+  // its lease records nothing), so each ended upload is counted once.
+  recorded.forEach(({ claim, outcome, at }, i) => {
+    if ((results[i]?.meta.changes ?? 0) > 0) recordEnding(bindings, claim, outcome, at);
+  });
   const ended = settled.flatMap(({ claim, outcome }) =>
     outcome.kind === "retry"
       ? []

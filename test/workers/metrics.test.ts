@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { COMPLETION_POLICY, claimReady, finishClaims } from "../../shared/completion";
 import { POINTS_PER_INVOCATION, recordSweep, recordUpload, withPointBudget } from "../../shared/metrics";
 import { bytes, captureLogs, PART, Pipeline, uploadParts } from "./helpers";
 import { createStream, D1_STORE } from "./stream-helpers";
@@ -96,6 +97,22 @@ describe("data points", () => {
     const completed = metrics.of(upload.uploadId).find((point) => point.blobs?.[0] === "completed");
     expect(completed?.blobs?.[3]).toBe("stream");
     expect(completed?.doubles?.[0]).toBe(3072);
+  });
+
+  it("counts a completion once when a claim that outlived its lease finishes after the one that took it over", async () => {
+    const metrics = new RecordingDataset();
+    const pipeline = new Pipeline({ metrics });
+    const upload = await pipeline.create({ key: "metrics/lease.bin", parts: 1, partSize: PART });
+    await pipeline.putPart(upload.uploadId, 1, bytes(300, 5));
+    const bindings = { DB: env.DB, BUCKET: env.BUCKET, UPLOAD_EVENTS: pipeline.queue, METRICS: metrics };
+    const now = Date.now();
+    const slow = await claimReady(env.DB, [upload.uploadId], now);
+    const takeover = await claimReady(env.DB, [upload.uploadId], now + COMPLETION_POLICY.leaseMs + 1);
+    expect([slow.length, takeover.length]).toEqual([1, 1]);
+    await finishClaims(bindings, takeover);
+    // R2 completed it already: the slow claim finds the object, but its record does not take.
+    expect((await finishClaims(bindings, slow)).get(upload.uploadId)?.kind).toBe("completed");
+    expect(metrics.of(upload.uploadId).map((point) => point.blobs?.[0])).toEqual(["part", "completed"]);
   });
 
   it("labels the chunks of a stream D1 holds, and the parts the consumer writes from them", async () => {
