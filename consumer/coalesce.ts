@@ -10,6 +10,7 @@ import {
   takeLease,
 } from "../shared/db/streams";
 import { getUpload, type UploadRow } from "../shared/db/uploads";
+import { type MetricsBindings, recordUpload } from "../shared/metrics";
 import { errorMessage } from "../shared/r2-errors";
 import { copySlices, type Slice } from "../shared/staging";
 
@@ -40,7 +41,7 @@ const SEGMENT_PAGE = 2000;
  * invocation, until the part is made of few enough pieces to be written.
  */
 export async function coalesceStream(
-  bindings: { DB: D1Database; BUCKET: R2Bucket },
+  bindings: { DB: D1Database; BUCKET: R2Bucket } & MetricsBindings,
   uploadId: string,
   now: number,
   budget: CoalesceBudget = DEFAULT_BUDGET,
@@ -54,7 +55,7 @@ export async function coalesceStream(
     return row !== null && row.state === "open" && row.mode === "stream" ? "busy" : "idle";
   }
   try {
-    return await coalesceHeld(db, bucket, upload, leaseId, budget);
+    return await coalesceHeld(db, bucket, upload, leaseId, budget, bindings);
   } finally {
     await releaseLease(db, uploadId, leaseId);
   }
@@ -66,6 +67,7 @@ async function coalesceHeld(
   upload: UploadRow,
   leaseId: string,
   budget: CoalesceBudget,
+  metrics: MetricsBindings,
 ): Promise<CoalesceResult> {
   const partSize = upload.part_size;
   if (partSize === null) throw new Error(`stream ${upload.upload_id} has no part size`);
@@ -93,8 +95,15 @@ async function coalesceHeld(
     if (length !== null && pieces.length <= budget.chunkReads - reads) {
       if (parts >= budget.parts) return "more";
       const isLast = reachesFinal && length === available;
+      const startedAt = Date.now();
       const next = await writeAndCommitPart(db, bucket, upload, leaseId, cursor, pieces, length, isLast);
       if (next === null) return "busy";
+      // A part of a stream whose chunks D1 holds: written here, not through the producer.
+      recordUpload(
+        metrics,
+        { uploadId: upload.upload_id, key: upload.object_key },
+        { event: "part", api: "stream", bytes: length, ms: Date.now() - startedAt, partNumber: cursor.nextPart },
+      );
       reads += pieces.length;
       parts++;
       cursor = next;
@@ -221,7 +230,13 @@ async function deleteQuietly(bucket: R2Bucket, upload: UploadRow, objects: { key
   if (objects.length === 0) return;
   await bucket.delete(objects.map((object) => object.key)).catch((error: unknown) => {
     console.warn(
-      JSON.stringify({ event: "staging_delete_failed", uploadId: upload.upload_id, error: errorMessage(error) }),
+      JSON.stringify({
+        event: "staging_delete_failed",
+        uploadId: upload.upload_id,
+        key: upload.object_key,
+        code: "r2_unavailable",
+        error: errorMessage(error),
+      }),
     );
   });
 }

@@ -1,4 +1,5 @@
 import { consumerConfig } from "../shared/config";
+import { withPointBudget } from "../shared/metrics";
 import { storeDeadLetters } from "./dead-letters";
 import type { Env } from "./env";
 import { sweep } from "./sweep";
@@ -17,14 +18,15 @@ export default {
       await storeDeadLetters(batch, env.DB, settings.retryDelaySeconds);
       return;
     }
-    await tallyBatch(batch, env, settings, {
+    // A batch of 100 messages can end 100 uploads; a cron run, hundreds: AE takes 250 points.
+    await tallyBatch(batch, withPointBudget(env), settings, {
       url: settings.webhookUrl,
       secret: env.WEBHOOK_SECRET === undefined || env.WEBHOOK_SECRET === "" ? null : env.WEBHOOK_SECRET,
       retryBaseSeconds: settings.webhookRetryBaseSeconds,
     });
   },
   async scheduled(controller, env) {
-    const report = await sweep(env, consumerConfig(env), controller.scheduledTime);
+    const report = await sweep(withPointBudget(env), consumerConfig(env), controller.scheduledTime);
     console.log(JSON.stringify({ event: "sweep", ...report }));
   },
 } satisfies ExportedHandler<Env, unknown>;

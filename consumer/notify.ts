@@ -1,3 +1,4 @@
+import { codeOf } from "../shared/errors";
 import type { NotificationEvent } from "../shared/messages";
 import { errorMessage } from "../shared/r2-errors";
 import { signWebhook } from "../shared/webhook-signature";
@@ -47,7 +48,14 @@ export async function handleNotification(
     }
   } catch (error) {
     console.warn(
-      JSON.stringify({ event: "notification_failed", id: event.notification.id, error: errorMessage(error) }),
+      JSON.stringify({
+        event: "notification_failed",
+        id: event.notification.id,
+        uploadId: event.notification.uploadId,
+        key: event.notification.key,
+        code: codeOf(error),
+        error: errorMessage(error),
+      }),
     );
     message.retry({
       delaySeconds:
@@ -76,7 +84,16 @@ async function deliverWebhook(
   const response = await fetcher(url, { method: "POST", headers, body });
   await response.body?.cancel();
   if (!response.ok) {
-    console.warn(JSON.stringify({ event: "webhook_refused", id: event.notification.id, status: response.status }));
+    console.warn(
+      JSON.stringify({
+        event: "webhook_refused",
+        id: event.notification.id,
+        uploadId: event.notification.uploadId,
+        key: event.notification.key,
+        code: "webhook_refused",
+        status: response.status,
+      }),
+    );
   }
   return response.ok;
 }

@@ -1,10 +1,13 @@
 import { claimReady, finishClaims } from "../shared/completion";
 import type { ConsumerConfig } from "../shared/config";
+import { objectKeyOf } from "../shared/db/uploads";
+import { codeOf } from "../shared/errors";
 import type { StreamEvent } from "../shared/messages";
+import type { MetricsBindings } from "../shared/metrics";
 import { errorMessage } from "../shared/r2-errors";
 import { coalesceStream } from "./coalesce";
 
-export type StreamBindings = { DB: D1Database; BUCKET: R2Bucket; UPLOAD_EVENTS: Queue };
+export type StreamBindings = { DB: D1Database; BUCKET: R2Bucket; UPLOAD_EVENTS: Queue } & MetricsBindings;
 
 /** What to do with the messages that asked for this stream to advance. */
 export type StreamOutcome = { kind: "ack" } | { kind: "retry"; delaySeconds: number };
@@ -46,7 +49,15 @@ export async function advanceStream(
       }
     }
   } catch (error) {
-    console.warn(JSON.stringify({ event: "coalesce_failed", uploadId, error: errorMessage(error) }));
+    console.warn(
+      JSON.stringify({
+        event: "coalesce_failed",
+        uploadId,
+        key: await objectKeyOf(bindings.DB, uploadId),
+        code: codeOf(error),
+        error: errorMessage(error),
+      }),
+    );
     return { kind: "retry", delaySeconds: settings.retryDelaySeconds };
   }
 }

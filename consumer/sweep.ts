@@ -8,6 +8,7 @@ import {
   listPendingR2Aborts,
   listStalledCompletions,
 } from "../shared/db/uploads";
+import { recordAborted, recordSweep } from "../shared/metrics";
 import { announce, notificationFor } from "../shared/notifications";
 import { type PruneReport, prune } from "./prune";
 import { advanceStream, type StreamBindings } from "./streams";
@@ -33,6 +34,7 @@ const STREAM_CONCURRENCY = 3;
  */
 export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, now: number): Promise<SweepReport> {
   const { DB: db, BUCKET: bucket } = bindings;
+  const startedAt = Date.now();
   const limit = settings.sweepBatchLimit;
   const report: SweepReport = {
     staleAborted: 0,
@@ -60,6 +62,7 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
   await phase(async () => {
     const stale = await claimStaleUploads(db, now, limit);
     report.staleAborted = stale.length;
+    for (const row of stale) recordAborted(bindings, row, "stale", now);
     await announce(
       bindings.UPLOAD_EVENTS,
       stale.map((row) => notificationFor({ ...row, outcome: "aborted", reason: "stale" }, now)),
@@ -95,6 +98,7 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     Object.assign(report, await prune(db, settings, now));
   });
 
+  recordSweep(bindings, { ...report, ms: Date.now() - startedAt, failedPhases: errors.length });
   if (errors.length > 0) throw new AggregateError(errors, `sweep finished with ${errors.length} failed phase(s)`);
   return report;
 }

@@ -3,6 +3,7 @@ import { mapWithConcurrency } from "../shared/concurrency";
 import type { ConsumerConfig } from "../shared/config";
 import { claimStatements, readClaims } from "../shared/db/claims";
 import { bumpCounterStatement, recordActivityStatement, recordPartsStatement } from "../shared/db/parts";
+import { codeOf } from "../shared/errors";
 import { type NotificationEvent, type PartEvent, QueueMessage } from "../shared/messages";
 import { errorMessage } from "../shared/r2-errors";
 import { handleNotification, type NotifyBindings, type WebhookSettings } from "./notify";
@@ -39,7 +40,12 @@ export async function tallyBatch(
       // Retrying a message that can never parse would only feed the dead-letter queue.
       malformed++;
       console.warn(
-        JSON.stringify({ event: "malformed_message", messageId: message.id, issues: parsed.error.issues.length }),
+        JSON.stringify({
+          event: "malformed_message",
+          messageId: message.id,
+          code: "malformed_message",
+          issues: parsed.error.issues.length,
+        }),
       );
       message.ack();
     } else if (parsed.data.type === "health.ping") {
@@ -84,11 +90,15 @@ async function tallyParts(
 
   const retry = (items: Delivery[], why: string, error?: unknown) => {
     if (items.length === 0) return;
+    const uploads = new Map(items.map(({ event }) => [event.uploadId, event.key]));
     console.warn(
       JSON.stringify({
         event: "retrying_messages",
         why,
+        code: error === undefined ? why : codeOf(error),
         count: items.length,
+        uploadIds: [...uploads.keys()],
+        keys: [...uploads.values()],
         error: error === undefined ? undefined : errorMessage(error),
       }),
     );
@@ -119,7 +129,17 @@ async function tallyParts(
   } catch (error) {
     // The claims stay in place; redelivery after the lease, or the cron, takes them over.
     retryIds = claimedIds;
-    console.error(JSON.stringify({ event: "completion_error", error: errorMessage(error) }));
+    for (const { upload } of claims) {
+      console.error(
+        JSON.stringify({
+          event: "completion_error",
+          uploadId: upload.upload_id,
+          key: upload.object_key,
+          code: codeOf(error),
+          error: errorMessage(error),
+        }),
+      );
+    }
   }
 
   const toRetry = deliveries.filter((delivery) => retryIds.has(delivery.event.uploadId));

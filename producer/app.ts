@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { ApiError, errors } from "../shared/errors";
+import { ApiError, codeOf, errors } from "../shared/errors";
 import { errorMessage } from "../shared/r2-errors";
 import type { AppEnv } from "./context";
 import { corsForConfiguredOrigins } from "./cors";
@@ -24,7 +24,15 @@ function errorResponse(err: unknown, c: Context<AppEnv>): Response {
   if (err instanceof HTTPException && err.status >= 400 && err.status < 500) {
     return c.json(new ApiError(400, "bad_request", err.message).toBody(), 400);
   }
-  console.error(JSON.stringify({ event: "unhandled_error", path: c.req.path, error: errorMessage(err) }));
+  console.error(
+    JSON.stringify({
+      event: "unhandled_error",
+      path: c.req.path,
+      code: "internal_error",
+      cause: codeOf(err),
+      error: errorMessage(err),
+    }),
+  );
   return c.json(new ApiError(500, "internal_error", "an unexpected error occurred").toBody(), 500);
 }
 

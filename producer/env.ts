@@ -1,9 +1,11 @@
 /**
  * The producer's env: the interface `npm run types` generates from wrangler.toml (ProducerEnv),
  * with the secrets a deployment may leave unset declared optional. The generated file marks
- * them required only because .dev.vars sets them for development.
+ * them required only because .dev.vars sets them for development; METRICS is optional because
+ * a deployment may drop the Analytics Engine binding (shared/metrics.ts then writes nothing).
  */
-export type Env = Omit<ProducerEnv, "API_KEYS" | "TOKEN_SECRET"> & {
+export type Env = Omit<ProducerEnv, "API_KEYS" | "TOKEN_SECRET" | "METRICS"> & {
+  METRICS?: AnalyticsEngineDataset;
   /** JSON array of API keys; without it only anonymous access (if allowed) works. */
   API_KEYS?: string;
   /** HS256 key for upload tokens; without it no tokens are issued. */

@@ -1,5 +1,6 @@
 import { abortQuietly } from "./completion";
 import { confirmR2AbortsStatement, getUpload, markAborted, type UploadRow } from "./db/uploads";
+import { type MetricsBindings, recordAborted } from "./metrics";
 import { announce, notificationFor } from "./notifications";
 
 /**
@@ -8,7 +9,7 @@ import { announce, notificationFor } from "./notifications";
  * up, or null when it does not exist.
  */
 export async function abortUpload(
-  bindings: { DB: D1Database; BUCKET: R2Bucket; UPLOAD_EVENTS: Queue },
+  bindings: { DB: D1Database; BUCKET: R2Bucket; UPLOAD_EVENTS: Queue } & MetricsBindings,
   uploadId: string,
   reason: string,
   now: number,
@@ -16,6 +17,7 @@ export async function abortUpload(
   const { DB: db, BUCKET: bucket } = bindings;
   const claimed = await markAborted(db, uploadId, reason, now);
   if (claimed === null) return getUpload(db, uploadId);
+  recordAborted(bindings, claimed, reason, now);
   await announce(bindings.UPLOAD_EVENTS, [notificationFor({ ...claimed, outcome: "aborted", reason }, now)]);
   if (await abortQuietly(bucket, claimed)) {
     await confirmR2AbortsStatement(db, [uploadId]).run();

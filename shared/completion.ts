@@ -9,16 +9,32 @@ import {
 import type { PartRow } from "./db/parts";
 import { getUpload, type UploadRow } from "./db/uploads";
 import { toBase64 } from "./encoding";
+import { apiOf, type MetricsBindings, recordUpload } from "./metrics";
 import { announce, notificationFor } from "./notifications";
 import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
 import { deleteStaging } from "./staging";
 
 export type { Claim };
 
+/**
+ * `code` names the reason for machines (log searches, the failures-by-reason metric); `reason`
+ * says it for people, with R2's own message.
+ */
 export type CompletionOutcome =
   | { kind: "completed"; etag: string; size: number }
-  | { kind: "failed"; reason: string; r2UploadGone?: boolean }
-  | { kind: "retry"; reason: string };
+  | { kind: "failed"; code: FailureCode; reason: string; r2UploadGone?: boolean }
+  | { kind: "retry"; code: RetryCode; reason: string };
+
+export type FailureCode =
+  | "part_too_small"
+  | "part_sizes_unequal"
+  | "r2_upload_gone"
+  | "part_not_found"
+  | "digest_mismatch";
+export type RetryCode = "part_not_found" | "r2_unavailable" | "verify_failed";
+
+/** An outcome as `finishClaims` reports it: with the object key, so that every log line has it. */
+export type KeyedOutcome = CompletionOutcome & { key: string };
 
 export type CompletionPolicy = {
   /** A claim older than this is taken to belong to an invocation that died, and is taken over. */
@@ -34,8 +50,11 @@ export type CompletionPolicy = {
  */
 export const COMPLETION_POLICY: Readonly<CompletionPolicy> = { leaseMs: 120_000, maxAttempts: 5 };
 
-/** What completing touches: the bucket, the database and the queue that hears of ended uploads. */
-export type CompletionBindings = { DB: D1Database; BUCKET: R2Bucket; UPLOAD_EVENTS: Queue };
+/**
+ * What completing touches: the bucket, the database, the queue that hears of ended uploads and,
+ * if bound, the metrics dataset.
+ */
+export type CompletionBindings = { DB: D1Database; BUCKET: R2Bucket; UPLOAD_EVENTS: Queue } & MetricsBindings;
 
 /** The oldest claim time still inside the lease at `now`. */
 export function leaseCutoff(now: number): number {
@@ -69,9 +88,9 @@ export async function finishClaims(
   bindings: CompletionBindings,
   claims: Claim[],
   now: () => number = Date.now,
-): Promise<Map<string, CompletionOutcome>> {
+): Promise<Map<string, KeyedOutcome>> {
   const { DB: db, BUCKET: bucket } = bindings;
-  const outcomes = new Map<string, CompletionOutcome>();
+  const outcomes = new Map<string, KeyedOutcome>();
   const settled = await Promise.all(
     claims.map(async (claim) => {
       const outcome = await verifyDeclaredDigest(bucket, claim.upload, await completeInR2(bucket, claim));
@@ -85,11 +104,17 @@ export async function finishClaims(
   );
 
   const statements: D1PreparedStatement[] = [];
-  for (const { claim, outcome, stagingLeft } of settled) {
-    outcomes.set(claim.upload.upload_id, outcome);
-    statements.push(await recordOutcome(db, bucket, claim.upload, outcome, stagingLeft, now()));
+  const recorded = settled.map((entry) => ({ ...entry, at: now() }));
+  for (const { claim, outcome, stagingLeft, at } of recorded) {
+    outcomes.set(claim.upload.upload_id, { ...outcome, key: claim.upload.object_key });
+    statements.push(await recordOutcome(db, bucket, claim.upload, outcome, stagingLeft, at));
   }
-  if (statements.length > 0) await db.batch(statements);
+  const results = statements.length > 0 ? await db.batch(statements) : [];
+  // Counted only where this claim's outcome was the one recorded (an invocation that outlived
+  // its lease records nothing), so each ended upload is counted once.
+  recorded.forEach(({ claim, outcome, at }, i) => {
+    if ((results[i]?.meta.changes ?? 0) > 0) recordEnding(bindings, claim, outcome, at);
+  });
   const ended = settled.flatMap(({ claim, outcome }) =>
     outcome.kind === "retry"
       ? []
@@ -107,6 +132,25 @@ export async function finishClaims(
   );
   await announce(bindings.UPLOAD_EVENTS, ended);
   return outcomes;
+}
+
+/** The data point of a completion or failure: bytes, last part to now, parts, age, attempts. */
+function recordEnding(bindings: MetricsBindings, { upload, parts }: Claim, outcome: CompletionOutcome, now: number) {
+  if (outcome.kind === "retry") return;
+  const lastPart = parts.reduce((latest, part) => Math.max(latest, part.uploaded_at), upload.last_activity_at);
+  recordUpload(
+    bindings,
+    { uploadId: upload.upload_id, key: upload.object_key },
+    {
+      event: outcome.kind,
+      detail: outcome.kind === "completed" ? apiOf(upload) : outcome.code,
+      bytes: outcome.kind === "completed" ? outcome.size : parts.reduce((sum, part) => sum + part.size, 0),
+      ms: now - lastPart,
+      parts: parts.length,
+      ageMs: now - upload.created_at,
+      attempts: upload.complete_attempts,
+    },
+  );
 }
 
 async function completeInR2(bucket: R2Bucket, { upload, parts }: Claim) {
@@ -131,16 +175,22 @@ async function classifyFailure(
   const message = errorMessage(error);
   switch (code) {
     case R2Code.entityTooSmall:
-      return { kind: "failed", reason: `R2 refused the parts: a part other than the last is under 5 MiB (${message})` };
+      return {
+        kind: "failed",
+        code: "part_too_small",
+        reason: `R2 refused the parts: a part other than the last is under 5 MiB (${message})`,
+      };
     case R2Code.invalidMultipart:
       return {
         kind: "failed",
+        code: "part_sizes_unequal",
         reason: `R2 refused the parts: parts other than the last must all have one size and the last may not be larger (${message})`,
       };
     case R2Code.noSuchUpload:
       return (
         (await finishedEarlier(bucket, upload, parts)) ?? {
           kind: "failed",
+          code: "r2_upload_gone",
           reason: `the R2 multipart upload no longer exists (${message})`,
           r2UploadGone: true,
         }
@@ -151,12 +201,16 @@ async function classifyFailure(
       // attempt succeed; if it keeps happening, the recorded etag will never be R2's.
       const reason = `R2 does not hold one of the recorded parts after ${upload.complete_attempts} attempts (${message})`;
       return upload.complete_attempts >= COMPLETION_POLICY.maxAttempts
-        ? { kind: "failed", reason }
-        : { kind: "retry", reason };
+        ? { kind: "failed", code: "part_not_found", reason }
+        : { kind: "retry", code: "part_not_found", reason };
     }
     default:
       // Anything else is R2 or the network having a bad moment: never a reason to fail the upload.
-      return { kind: "retry", reason: `completion attempt ${upload.complete_attempts} failed: ${message}` };
+      return {
+        kind: "retry",
+        code: "r2_unavailable",
+        reason: `completion attempt ${upload.complete_attempts} failed: ${message}`,
+      };
   }
 }
 
@@ -175,17 +229,22 @@ async function verifyDeclaredDigest(
   try {
     const object = await bucket.get(upload.object_key, { onlyIf: { etagMatches: outcome.etag } });
     if (object === null || !("body" in object))
-      return { kind: "retry", reason: "the object changed while being verified" };
+      return { kind: "retry", code: "verify_failed", reason: "the object changed while being verified" };
     const digest = new crypto.DigestStream("SHA-256");
     await object.body.pipeTo(digest);
     actual = toBase64(await digest.digest);
   } catch (error) {
-    return { kind: "retry", reason: `could not read the object to verify it: ${errorMessage(error)}` };
+    return {
+      kind: "retry",
+      code: "verify_failed",
+      reason: `could not read the object to verify it: ${errorMessage(error)}`,
+    };
   }
   if (actual === upload.sha256) return outcome;
   await bucket.delete(upload.object_key);
   return {
     kind: "failed",
+    code: "digest_mismatch",
     reason: `the object's SHA-256 is ${actual}, not the declared ${upload.sha256}; the object was deleted`,
     r2UploadGone: true,
   };
@@ -244,7 +303,13 @@ export async function abortQuietly(
   } catch (error) {
     if (r2ErrorCode(error) !== R2Code.noSuchUpload) {
       console.warn(
-        JSON.stringify({ event: "r2_abort_failed", uploadId: upload.upload_id, error: errorMessage(error) }),
+        JSON.stringify({
+          event: "r2_abort_failed",
+          uploadId: upload.upload_id,
+          key: upload.object_key,
+          code: "r2_unavailable",
+          error: errorMessage(error),
+        }),
       );
       return false;
     }
@@ -252,12 +317,21 @@ export async function abortQuietly(
   return upload.mode !== "stream" || deleteStagingQuietly(bucket, upload);
 }
 
-async function deleteStagingQuietly(bucket: R2Bucket, upload: Pick<UploadRow, "upload_id">): Promise<boolean> {
+async function deleteStagingQuietly(
+  bucket: R2Bucket,
+  upload: Pick<UploadRow, "upload_id" | "object_key">,
+): Promise<boolean> {
   try {
     return await deleteStaging(bucket, upload.upload_id);
   } catch (error) {
     console.warn(
-      JSON.stringify({ event: "staging_delete_failed", uploadId: upload.upload_id, error: errorMessage(error) }),
+      JSON.stringify({
+        event: "staging_delete_failed",
+        uploadId: upload.upload_id,
+        key: upload.object_key,
+        code: "r2_unavailable",
+        error: errorMessage(error),
+      }),
     );
     return false;
   }

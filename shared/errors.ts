@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { errorMessage, r2ErrorCode } from "./r2-errors";
 import type { ErrorBody } from "./schemas";
 
 /** An error the API answers with as `{ error: { code, message } }` and the given status. */
@@ -63,3 +64,14 @@ export const errors = {
     new ApiError(409, "dead_letter_conflict", `the dead letter is ${state} and ${what}`, { state }),
   replayFailed: () => unavailable("enqueue_failed", "the queue did not take the replayed message; try again"),
 } as const;
+
+/**
+ * The code a log line carries for an error: the API's code when it is one of ours, R2's numeric
+ * code when R2 gave one (r2_10001), d1_error for D1, otherwise internal_error.
+ */
+export function codeOf(error: unknown): string {
+  if (error instanceof ApiError) return error.code;
+  const r2 = r2ErrorCode(error);
+  if (r2 !== undefined) return `r2_${r2}`;
+  return /^D1_/.test(errorMessage(error)) ? "d1_error" : "internal_error";
+}

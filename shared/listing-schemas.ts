@@ -51,12 +51,24 @@ export const UploadList = z
 export type UploadList = z.infer<typeof UploadList>;
 
 const tally = z.int().check(z.minimum(0));
+/** Uploads that ended in the last 24 hours (docs/api.md, "Upload summary"). */
+export const RecentTotals = z
+  .object({
+    since: isoTime,
+    completed: tally,
+    failed: tally,
+    aborted: tally,
+    bytesCompleted: tally,
+    completionLatencyMs: z.nullable(z.object({ p50: tally, p95: tally, sample: tally })),
+  })
+  .register(components, { id: "RecentTotals" });
 export const UploadSummary = z
   .object({
     byState: z.object({ open: tally, completing: tally, completed: tally, aborted: tally, failed: tally }),
     bytesInFlight: tally,
     oldestOpen: z.nullable(z.object({ uploadId: UploadId, key: z.string(), createdAt: isoTime })),
     expiringWithinHour: tally,
+    recent: RecentTotals,
     generatedAt: isoTime,
   })
   .register(components, { id: "UploadSummary" });

@@ -76,7 +76,14 @@ export async function announce(queue: Queue, ended: UploadNotification[]): Promi
       );
     } catch (error) {
       console.error(
-        JSON.stringify({ event: "announce_failed", ids: batch.map((n) => n.id), error: errorMessage(error) }),
+        JSON.stringify({
+          event: "announce_failed",
+          ids: batch.map((n) => n.id),
+          uploadIds: batch.map((n) => n.uploadId),
+          keys: batch.map((n) => n.key),
+          code: "enqueue_failed",
+          error: errorMessage(error),
+        }),
       );
     }
   }

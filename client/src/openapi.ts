@@ -593,6 +593,19 @@ export interface components {
       items: components["schemas"]["UploadListItem"][];
       nextCursor: string | null;
     };
+    RecentTotals: {
+      /** Format: date-time */
+      since: string;
+      completed: number;
+      failed: number;
+      aborted: number;
+      bytesCompleted: number;
+      completionLatencyMs: {
+        p50: number;
+        p95: number;
+        sample: number;
+      } | null;
+    };
     UploadSummary: {
       byState: {
         open: number;
@@ -613,6 +626,7 @@ export interface components {
         createdAt: string;
       } | null;
       expiringWithinHour: number;
+      recent: components["schemas"]["RecentTotals"];
       /** Format: date-time */
       generatedAt: string;
     };

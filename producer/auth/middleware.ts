@@ -57,7 +57,7 @@ async function callerFor(c: Context<AppEnv>, security: Security): Promise<Caller
   } catch (error) {
     keyCache.delete(c.env);
     const reason = error instanceof AuthMisconfigured ? error.message : "unknown";
-    console.error(JSON.stringify({ event: "auth_misconfigured", error: reason }));
+    console.error(JSON.stringify({ event: "auth_misconfigured", code: "auth_misconfigured", error: reason }));
     throw new ApiError(503, "auth_misconfigured", "the server's API key configuration is invalid");
   }
   if (keys.length === 0 && !settings.allowAnonymous) {

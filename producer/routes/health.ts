@@ -26,7 +26,14 @@ async function check(name: string, failure: string, probe: () => Promise<unknown
     ]);
     return { ok: true, ms: Math.round(performance.now() - started) };
   } catch (error) {
-    console.error(JSON.stringify({ event: "health_check_failed", check: name, error: errorMessage(error) }));
+    console.error(
+      JSON.stringify({
+        event: "health_check_failed",
+        check: name,
+        code: `${name}_unavailable`,
+        error: errorMessage(error),
+      }),
+    );
     return { ok: false, ms: Math.round(performance.now() - started), error: failure };
   } finally {
     if (timer !== undefined) clearTimeout(timer);

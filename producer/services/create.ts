@@ -98,7 +98,13 @@ export async function createUpload(
     // Without its D1 row nothing could ever complete or sweep the R2 upload: drop it now.
     await multipart.abort().catch(() => undefined);
     console.error(
-      JSON.stringify({ event: "register_upload_failed", uploadId, key: request.key, error: errorMessage(error) }),
+      JSON.stringify({
+        event: "register_upload_failed",
+        uploadId,
+        key: request.key,
+        code: "database_unavailable",
+        error: errorMessage(error),
+      }),
     );
     throw errors.databaseUnavailable();
   }

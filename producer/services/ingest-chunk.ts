@@ -8,7 +8,7 @@ import type { ChunkStagedResponse } from "../../shared/schemas";
 import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
 import { digestMismatch, type MeteredBody, meterBody } from "../integrity";
-import { ingestChunkViaObject, objectOrLegacy } from "../streams/ingest";
+import { ingestChunkViaObject, objectOrLegacy, recordChunk } from "../streams/ingest";
 import type { Bindings } from "./bindings";
 
 export type ChunkBody = {
@@ -48,9 +48,12 @@ export async function ingestChunk(
   if (chunk.size === 0 && !chunk.final) throw new ApiError(400, "empty_chunk", "only the final chunk may be empty");
   if (chunk.size > chunk.maxChunkSize)
     throw new ApiError(413, "chunk_too_large", `chunks are at most ${chunk.maxChunkSize} bytes`);
+  const startedAt = Date.now();
   const legacy = await objectOrLegacy(env, caller, uploadId);
   if (legacy === null) return ingestChunkViaObject(env, caller, uploadId, chunk);
-  return ingestChunkViaD1(env, caller, uploadId, chunk);
+  const response = await ingestChunkViaD1(env, caller, uploadId, chunk);
+  recordChunk(env, { uploadId, key: legacy.object_key }, "d1", chunk.size, startedAt, response);
+  return response;
 }
 
 /**
@@ -102,7 +105,7 @@ async function ingestChunkViaD1(
       if (accepted) {
         keep = !same;
         // The superseded copy goes only now that the new one is recorded.
-        if (keep && earlier !== null) await deleteQuietly(env.BUCKET, uploadId, stagedKeyOf(earlier));
+        if (keep && earlier !== null) await deleteQuietly(env.BUCKET, upload, stagedKeyOf(earlier));
         break;
       }
       // Something changed since we read: decide again on what is there now.
@@ -116,7 +119,7 @@ async function ingestChunkViaD1(
       earlier = now.chunk;
     }
   } finally {
-    if (!keep) await deleteQuietly(env.BUCKET, uploadId, key);
+    if (!keep) await deleteQuietly(env.BUCKET, upload, key);
   }
 
   const event: StreamEvent = { type: "chunk.staged", uploadId };
@@ -124,7 +127,14 @@ async function ingestChunkViaD1(
     await env.UPLOAD_EVENTS.send(event, { contentType: "json" });
   } catch (error) {
     console.error(
-      JSON.stringify({ event: "enqueue_failed", uploadId, key: upload.object_key, seq, error: errorMessage(error) }),
+      JSON.stringify({
+        event: "enqueue_failed",
+        uploadId,
+        key: upload.object_key,
+        seq,
+        code: "enqueue_failed",
+        error: errorMessage(error),
+      }),
     );
     throw errors.enqueueFailed("chunk");
   }
@@ -178,7 +188,7 @@ async function stage(
     staged = await env.BUCKET.put(key, metered.stream);
     ({ sha256 } = await metered.done);
   } catch (error) {
-    await deleteQuietly(env.BUCKET, upload.upload_id, key);
+    await deleteQuietly(env.BUCKET, upload, key);
     const lengthError = metered.lengthError(error);
     if (lengthError !== null) throw lengthError;
     console.error(
@@ -187,6 +197,7 @@ async function stage(
         uploadId: upload.upload_id,
         key: upload.object_key,
         seq,
+        code: "storage_unavailable",
         error: errorMessage(error),
       }),
     );
@@ -195,7 +206,7 @@ async function stage(
   // put() only answers null for failed onlyIf conditions, and this one has none.
   if (staged === null) throw new Error("R2 refused an unconditional put");
   if (declared !== null && sha256 !== declared) {
-    await deleteQuietly(env.BUCKET, upload.upload_id, key);
+    await deleteQuietly(env.BUCKET, upload, key);
     throw digestMismatch("chunk");
   }
   return { etag: staged.etag, sha256 };
@@ -226,8 +237,17 @@ async function recordedAs(db: D1Database, uploadId: string, seq: number, key: st
 }
 
 /** A copy nobody needs any more; if it cannot go now, it goes with the staging area at the end. */
-async function deleteQuietly(bucket: R2Bucket, uploadId: string, key: string): Promise<void> {
-  await bucket.delete(key).catch((error: unknown) => {
-    console.warn(JSON.stringify({ event: "staging_delete_failed", uploadId, error: errorMessage(error) }));
+async function deleteQuietly(bucket: R2Bucket, upload: UploadRow, stagedKey: string): Promise<void> {
+  await bucket.delete(stagedKey).catch((error: unknown) => {
+    console.warn(
+      JSON.stringify({
+        event: "staging_delete_failed",
+        uploadId: upload.upload_id,
+        key: upload.object_key,
+        stagedKey,
+        code: "r2_unavailable",
+        error: errorMessage(error),
+      }),
+    );
   });
 }

@@ -2,6 +2,7 @@ import { type PartsSummary, recordedR2Part, recordIngestedPart, summarizeParts }
 import { fixExpectedParts, getUpload, nextPartSequence, type UploadRow } from "../../shared/db/uploads";
 import { ApiError, errors } from "../../shared/errors";
 import type { PartEvent } from "../../shared/messages";
+import { apiOf, recordUpload } from "../../shared/metrics";
 import { errorMessage, R2Code, r2ErrorCode } from "../../shared/r2-errors";
 import { digestMismatch, meterBody } from "../integrity";
 import type { Bindings } from "./bindings";
@@ -28,6 +29,8 @@ export type WrittenPart = {
   size: number;
   uploadedAt: number;
   sha256: string | null;
+  /** When writing it began: its data point measures from here to its event queued. */
+  startedAt: number;
 };
 
 /**
@@ -51,6 +54,7 @@ export async function writePart(
   /** "stream": a part a chunk stream's object assembled (streams refuse parts from clients). */
   origin: "client" | "stream" = "client",
 ): Promise<WrittenPart> {
+  const startedAt = Date.now();
   if (upload.state !== "open") throw errors.uploadNotOpen(upload.state, "takes no more parts");
   if (upload.mode === "stream" && origin === "client") throw errors.notParts();
   const row = await applyFinalMarker(env.DB, upload, part);
@@ -75,7 +79,7 @@ export async function writePart(
     if (row.part_slots < 2) await nextPartSequence(env.DB, row.upload_id, uploadedAt);
     throw digestMismatch("part");
   }
-  return { upload: row, partNumber: part.partNumber, r2Part, etag, size: part.size, uploadedAt, sha256 };
+  return { upload: row, partNumber: part.partNumber, r2Part, etag, size: part.size, uploadedAt, sha256, startedAt };
 }
 
 /** The second half: D1 records the written part, then its event goes on the queue. */
@@ -101,6 +105,7 @@ export async function recordPart(env: Bindings, written: WrittenPart): Promise<I
         uploadId: row.upload_id,
         key: row.object_key,
         partNumber: written.partNumber,
+        code: "database_unavailable",
         error: errorMessage(error),
       }),
     );
@@ -118,11 +123,23 @@ export async function recordPart(env: Bindings, written: WrittenPart): Promise<I
         uploadId: row.upload_id,
         key: row.object_key,
         partNumber: written.partNumber,
+        code: "enqueue_failed",
         error: errorMessage(error),
       }),
     );
     throw errors.enqueueFailed("part");
   }
+  recordUpload(
+    env,
+    { uploadId: row.upload_id, key: row.object_key },
+    {
+      event: "part",
+      api: apiOf(row),
+      bytes: written.size,
+      ms: Date.now() - written.startedAt,
+      partNumber: written.partNumber,
+    },
+  );
   return { partNumber: written.partNumber, etag: written.etag, size: written.size, sha256: written.sha256 };
 }
 
@@ -203,6 +220,7 @@ function uploadPartError(upload: UploadRow, partNumber: number, error: unknown):
       uploadId: upload.upload_id,
       key: upload.object_key,
       partNumber,
+      code: "storage_unavailable",
       error: message,
     }),
   );

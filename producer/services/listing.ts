@@ -22,6 +22,8 @@ import type { UploadState } from "../../shared/schemas";
 import type { Caller } from "../auth/middleware";
 
 const HOUR_MS = 60 * 60 * 1000;
+/** The window of the summary's `recent` totals. */
+const RECENT_HOURS = 24;
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
@@ -77,7 +79,9 @@ export async function listPage(db: D1Database, caller: Caller, query: ListQuery)
 /** The summary of the uploads the caller may see. */
 export async function summary(db: D1Database, caller: Caller, now: number): Promise<UploadSummary> {
   const keys = visibleKeys(caller, undefined) as KeyRange;
-  const row = await summarizeUploads(db, keys, now + HOUR_MS);
+  const since = now - RECENT_HOURS * HOUR_MS;
+  const row = await summarizeUploads(db, keys, now + HOUR_MS, since);
+  const { recent } = row;
   return {
     byState: row.byState,
     bytesInFlight: row.bytesInFlight,
@@ -90,6 +94,12 @@ export async function summary(db: D1Database, caller: Caller, now: number): Prom
             createdAt: iso(row.oldestOpen.created_at),
           },
     expiringWithinHour: row.expiringBy,
+    recent: {
+      since: iso(since),
+      ...recent.ended,
+      bytesCompleted: recent.bytesCompleted,
+      completionLatencyMs: recent.latency,
+    },
     generatedAt: iso(now),
   };
 }

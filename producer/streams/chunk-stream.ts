@@ -225,7 +225,7 @@ export class ChunkStream extends DurableObject<Env> {
     }
     const plan = this.takePlan(meta, now);
     // A part that fails frees the lease and sets the next alarm (abandon): nothing to rethrow.
-    if (plan !== null) await flushParts(this.env, this, meta.uploadId, plan, true);
+    if (plan !== null) await flushParts(this.env, this, meta, plan, true);
     const after = this.meta();
     if (after === null || after.state === "ended") return;
     // The sweep or a client may have ended the upload in D1 (alarms are rare: one D1 read).
@@ -285,8 +285,8 @@ export class ChunkStream extends DurableObject<Env> {
   }
 
   /** After an accepted chunk: whether D1 should hear of the activity, and the part to write now. */
-  private afterAccept(meta: StreamMeta, now: number): { touchD1: number | null; part: PartPlan | null } {
-    return { touchD1: expiryToRecord(meta, now), part: this.takePlan(meta, now) };
+  private afterAccept(meta: StreamMeta, now: number): { key: string; touchD1: number | null; part: PartPlan | null } {
+    return { key: meta.key, touchD1: expiryToRecord(meta, now), part: this.takePlan(meta, now) };
   }
 
   /** The next part to write, under a new lease, if one is ready and nobody holds the stream. */

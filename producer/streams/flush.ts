@@ -1,6 +1,7 @@
 import { completeNow } from "../../shared/completion";
 import { recordStreamEnd } from "../../shared/db/streams";
 import { fixExpectedParts, getUpload } from "../../shared/db/uploads";
+import { codeOf } from "../../shared/errors";
 import { errorMessage } from "../../shared/r2-errors";
 import type { Bindings } from "../services/bindings";
 import { recordPart, writePart } from "../services/ingest-part";
@@ -28,7 +29,7 @@ export const PARTS_PER_REQUEST = 4;
 export async function flushParts(
   env: Bindings,
   source: PartSource,
-  uploadId: string,
+  stream: { uploadId: string; key: string },
   first: PartPlan,
   /**
    * The object's alarm sets this: its part events go on the queue like any other, but nobody
@@ -38,6 +39,7 @@ export async function flushParts(
   completeInline = false,
   budget = PARTS_PER_REQUEST,
 ): Promise<void> {
+  const { uploadId } = stream;
   let plan: PartPlan | null = first;
   for (let written = 0; plan !== null; written++) {
     if (written >= budget) {
@@ -51,7 +53,9 @@ export async function flushParts(
         JSON.stringify({
           event: "stream_part_deferred",
           uploadId,
+          key: stream.key,
           partNumber: plan.partNumber,
+          code: codeOf(error),
           error: errorMessage(error),
         }),
       );

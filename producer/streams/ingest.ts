@@ -1,6 +1,7 @@
 import { touchOpenStream } from "../../shared/db/streams";
 import { getUpload, type UploadRow } from "../../shared/db/uploads";
 import { ApiError, errors } from "../../shared/errors";
+import { recordUpload } from "../../shared/metrics";
 import type { ChunkStagedResponse } from "../../shared/schemas";
 import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
@@ -74,6 +75,7 @@ export async function ingestChunkViaObject(
   uploadId: string,
   chunk: ObjectChunk,
 ): Promise<ChunkStagedResponse> {
+  const startedAt = Date.now();
   const stub = chunkStreamStub(env, uploadId);
   const metered = meterBody(chunk.body, chunk.size, false);
   let body: ReadableStream<Uint8Array> | Uint8Array = metered.stream;
@@ -115,8 +117,29 @@ export async function ingestChunkViaObject(
     }
     await stub.touched(result.touchD1);
   }
-  if (result.part !== null) await flushParts(env, stub, uploadId, result.part);
+  if (result.part !== null) await flushParts(env, stub, { uploadId, key: result.key }, result.part);
+  recordChunk(env, { uploadId, key: result.key }, "object", chunk.size, startedAt, result.response);
   return result.response;
+}
+
+/** A chunk's data point; its ms include writing any part the chunk completed. */
+export function recordChunk(
+  env: Pick<Bindings, "METRICS">,
+  upload: { uploadId: string; key: string },
+  store: "object" | "d1",
+  bytes: number,
+  startedAt: number,
+  response: ChunkStagedResponse,
+): void {
+  recordUpload(env, upload, {
+    event: "chunk",
+    store,
+    bytes,
+    ms: Date.now() - startedAt,
+    seq: response.sequence,
+    final: response.final,
+    duplicate: response.duplicate,
+  });
 }
 
 /** The refusal for a stream whose object holds nothing: D1 says what became of it. */

@@ -65,6 +65,8 @@ export type AcceptResult =
   | {
       kind: "accepted";
       response: ChunkStagedResponse;
+      /** The stream's object key, for the chunk's data point. */
+      key: string;
       /** Set when D1 should hear of the activity: the new expiry to record. */
       touchD1: number | null;
       part: PartPlan | null;

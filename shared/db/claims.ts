@@ -32,7 +32,13 @@ export function claimStatements(
            AND ${readyToComplete("uploads")}`,
       )
       .bind(JSON.stringify(uploadIds), claimId, now, leaseCutoff),
-    db.prepare("SELECT * FROM uploads WHERE claim_id = ?1").bind(claimId),
+    // A tus upload reads as "tus", as getUpload has it (uploads.api predates tus).
+    db
+      .prepare(
+        `SELECT u.*, CASE WHEN t.upload_id IS NULL THEN u.api ELSE 'tus' END AS api
+         FROM uploads u LEFT JOIN tus_uploads t ON t.upload_id = u.upload_id WHERE u.claim_id = ?1`,
+      )
+      .bind(claimId),
     db
       .prepare(
         `SELECT p.upload_id, p.part_number, p.etag, p.size, p.uploaded_at, p.r2_part

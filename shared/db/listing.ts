@@ -170,16 +170,60 @@ export type SummaryRow = {
   bytesInFlight: number;
   oldestOpen: Pick<UploadRow, "upload_id" | "object_key" | "created_at"> | null;
   expiringBy: number;
+  recent: RecentRow;
 };
 
-/** The summary of the uploads in a key range, in one round trip. `expiringBy`: epoch ms. */
-export async function summarizeUploads(db: D1Database, keys: KeyRange, expiringBy: number): Promise<SummaryRow> {
+/** What ended since a time: counts per state, bytes completed, latency of recent completions. */
+export type RecentRow = {
+  ended: Record<"completed" | "failed" | "aborted", number>;
+  bytesCompleted: number;
+  /** Last part -> completed, nearest rank over the newest completions (at most LATENCY_SAMPLE). */
+  latency: { p50: number; p95: number; sample: number } | null;
+};
+
+/** Completions whose latency the percentiles read: a bounded sort, however busy the window. */
+export const LATENCY_SAMPLE = 1000;
+
+/**
+ * The two statements of `recent`, both on the partial index uploads_ended (0013): the totals per
+ * state, then the latency of the newest completions (percentiles are taken from those rows).
+ */
+export function recentQueries(keys: KeyRange, since: number): { sql: string; values: unknown[] }[] {
+  const query = (state: string, select: string, tail: string) => {
+    const params = new Params();
+    // Written as the index's own condition, so that SQLite knows the partial index applies.
+    const where = ["u.state IN ('completed', 'failed', 'aborted')", state, `u.updated_at >= ${params.add(since)}`];
+    return {
+      sql: `SELECT ${select} FROM uploads u WHERE ${[...where, ...scope(keys, params)].join(" AND ")} ${tail}`,
+      values: params.values,
+    };
+  };
+  return [
+    query("1", "u.state, count(*) AS n, sum(u.object_size) AS bytes", "GROUP BY u.state"),
+    query(
+      "u.state = 'completed'",
+      "max(0, u.completed_at - u.last_activity_at) AS ms",
+      `ORDER BY u.updated_at DESC LIMIT ${LATENCY_SAMPLE}`,
+    ),
+  ];
+}
+
+/**
+ * The summary of the uploads in a key range, in one round trip. `expiringBy`: epoch ms;
+ * `since`: the start of the window of `recent`.
+ */
+export async function summarizeUploads(
+  db: D1Database,
+  keys: KeyRange,
+  expiringBy: number,
+  since: number,
+): Promise<SummaryRow> {
   const statement = (conditions: (params: Params) => string, select: string, tail = "") => {
     const params = new Params();
     const where = [...scope(keys, params), conditions(params)].join(" AND ");
     return db.prepare(`SELECT ${select} FROM uploads u WHERE ${where} ${tail}`).bind(...params.values);
   };
-  const [states, inFlight, oldest, expiring] = await db.batch<Record<string, unknown>>([
+  const [states, inFlight, oldest, expiring, ended, latency] = await db.batch<Record<string, unknown>>([
     statement(() => "1", "u.state, count(*) AS n", "GROUP BY u.state"),
     statement(
       () => "u.state IN ('open', 'completing')",
@@ -191,6 +235,7 @@ export async function summarizeUploads(db: D1Database, keys: KeyRange, expiringB
       "ORDER BY u.created_at, u.upload_id LIMIT 1",
     ),
     statement((params) => `u.state = 'open' AND u.expires_at <= ${params.add(expiringBy)}`, "count(*) AS n"),
+    ...recentQueries(keys, since).map(({ sql, values }) => db.prepare(sql).bind(...values)),
   ]);
   const byState: Record<UploadState, number> = { open: 0, completing: 0, completed: 0, aborted: 0, failed: 0 };
   for (const row of (states?.results ?? []) as { state: UploadState; n: number }[]) byState[row.state] = row.n;
@@ -200,5 +245,23 @@ export async function summarizeUploads(db: D1Database, keys: KeyRange, expiringB
     bytesInFlight: Number(inFlight?.results[0]?.bytes ?? 0),
     oldestOpen: oldestRow ?? null,
     expiringBy: Number(expiring?.results[0]?.n ?? 0),
+    recent: readRecent(ended?.results ?? [], latency?.results ?? []),
+  };
+}
+
+function readRecent(ended: Record<string, unknown>[], latency: Record<string, unknown>[]): RecentRow {
+  const counts: RecentRow["ended"] = { completed: 0, failed: 0, aborted: 0 };
+  let bytesCompleted = 0;
+  for (const row of ended as { state: keyof RecentRow["ended"]; n: number; bytes: number | null }[]) {
+    counts[row.state] = row.n;
+    if (row.state === "completed") bytesCompleted = row.bytes ?? 0;
+  }
+  const ms = latency.map((row) => Number(row.ms)).sort((a, b) => a - b);
+  // Nearest rank: the value at rank ceil(q * n).
+  const rank = (q: number) => ms[Math.ceil(q * ms.length) - 1] ?? 0;
+  return {
+    ended: counts,
+    bytesCompleted,
+    latency: ms.length === 0 ? null : { p50: rank(0.5), p95: rank(0.95), sample: ms.length },
   };
 }

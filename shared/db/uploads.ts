@@ -194,22 +194,20 @@ export function confirmR2AbortsStatement(db: D1Database, uploadIds: string[]): D
     .bind(JSON.stringify(uploadIds));
 }
 
+export type StaleUpload = Pick<UploadRow, "upload_id" | "object_key" | "last_activity_at" | "created_at">;
+
 /** Claims up to `limit` open uploads whose stale window has passed, marking them aborted. */
-export async function claimStaleUploads(
-  db: D1Database,
-  now: number,
-  limit: number,
-): Promise<Pick<UploadRow, "upload_id" | "object_key">[]> {
+export async function claimStaleUploads(db: D1Database, now: number, limit: number): Promise<StaleUpload[]> {
   const { results } = await db
     .prepare(
       `UPDATE uploads SET state = 'aborted', abort_reason = 'stale', r2_abort_pending = 1, updated_at = ?1
        WHERE upload_id IN (
          SELECT upload_id FROM uploads WHERE state = 'open' AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2
        ) AND state = 'open'
-       RETURNING upload_id, object_key`,
+       RETURNING upload_id, object_key, last_activity_at, created_at`,
     )
     .bind(now, limit)
-    .all<Pick<UploadRow, "upload_id" | "object_key">>();
+    .all<StaleUpload>();
   return results;
 }
 
@@ -250,4 +248,17 @@ export async function touchUpload(db: D1Database, uploadId: string, now: number)
     .prepare(`UPDATE uploads SET ${activityClock("?2")} WHERE upload_id = ?1 AND state = 'open'`)
     .bind(uploadId, now)
     .run();
+}
+
+/** An upload's object key for a log line on an error path: null when it cannot be read either. */
+export async function objectKeyOf(db: D1Database, uploadId: string): Promise<string | null> {
+  try {
+    const row = await db
+      .prepare("SELECT object_key FROM uploads WHERE upload_id = ?1")
+      .bind(uploadId)
+      .first<{ object_key: string }>();
+    return row?.object_key ?? null;
+  } catch {
+    return null;
+  }
 }

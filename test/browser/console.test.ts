@@ -76,6 +76,8 @@ describe("console", () => {
       "Failed",
       "Bytes in flight",
       "Expiring within the hour",
+      "Completed in 24 h",
+      "Completion p95",
       "Oldest open upload",
     ]);
 

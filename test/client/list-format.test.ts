@@ -101,12 +101,20 @@ describe("ingest list output", () => {
     ]);
   });
 
-  it("sums up counts by state, bytes in flight, what expires soon and the oldest open upload", () => {
+  it("sums up counts by state, bytes in flight, what expires soon, the oldest open upload and the last day", () => {
     const summary = {
       byState: { open: 3, completing: 0, completed: 120, aborted: 2, failed: 1 },
       bytesInFlight: 25 * 1024 * 1024,
       oldestOpen: { uploadId: open.uploadId, key: open.key, createdAt: ago(185 * MIN) },
       expiringWithinHour: 1,
+      recent: {
+        since: ago(24 * 60 * MIN),
+        completed: 40,
+        failed: 1,
+        aborted: 2,
+        bytesCompleted: 3 * 1024 * 1024 * 1024,
+        completionLatencyMs: { p50: 41, p95: 180, sample: 40 },
+      },
       generatedAt: new Date(NOW).toISOString(),
     };
     expect(formatSummary(summary, NOW)).toBe(
@@ -120,11 +128,14 @@ describe("ingest list output", () => {
         "In flight   25.0 MiB in parts of open and completing uploads",
         "Expiring    1 open upload within the hour",
         `Oldest open ${open.uploadId} videos/cat.mp4 (3h05m old)`,
+        "Last 24 h   40 completed (3.0 GiB), 1 failed, 2 aborted",
+        "Latency     last part -> completed p50 41 ms, p95 180 ms (newest 40)",
         "",
       ].join("\n"),
     );
-    expect(formatSummary({ ...summary, oldestOpen: null, expiringWithinHour: 0 }, NOW)).toMatch(
-      /Expiring {4}0 open uploads within the hour\nOldest open none\n$/,
+    const quiet = { ...summary.recent, completed: 0, bytesCompleted: 0, completionLatencyMs: null };
+    expect(formatSummary({ ...summary, oldestOpen: null, expiringWithinHour: 0, recent: quiet }, NOW)).toMatch(
+      /Expiring {4}0 open uploads within the hour\nOldest open none\nLast 24 h {3}0 completed \(0 B\), 1 failed, 2 aborted\nLatency {5}no completions\n$/,
     );
   });
 });

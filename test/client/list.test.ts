@@ -213,7 +213,7 @@ describe("ingest --help", () => {
 });
 
 describe("ingest summary", () => {
-  it("counts uploads by state, with the bytes in flight and what expires within the hour", async () => {
+  it("counts uploads by state, with the bytes in flight, what expires within the hour and what ended in the last day", async () => {
     // Other files' uploads count too: only what this file's uploads guarantee is asserted.
     const summary = parsed<UploadSummary>(await ingest("summary", "--json"));
     expect(summary.byState.open).toBeGreaterThanOrEqual(3);
@@ -222,6 +222,10 @@ describe("ingest summary", () => {
     expect(summary.expiringWithinHour).toBeGreaterThanOrEqual(1);
     expect(summary.oldestOpen).toMatchObject({ uploadId: expect.any(String), key: expect.any(String) });
     expect(Date.parse(summary.generatedAt)).toBeGreaterThan(Date.now() - 60_000);
+    // What ended in the last 24 hours, from D1 (these Workers run without Analytics Engine data).
+    expect(summary.recent.completed).toBeGreaterThanOrEqual(2);
+    expect(summary.recent.aborted).toBeGreaterThanOrEqual(1);
+    expect(summary.recent.completionLatencyMs?.sample).toBeGreaterThanOrEqual(2);
 
     const text = await ingest("summary");
     expect(text.code).toBe(0);
@@ -229,6 +233,8 @@ describe("ingest summary", () => {
       /^open +\d+\ncompleting +\d+\ncompleted +\d+\naborted +\d+\nfailed +\d+\n\nIn flight/,
     );
     expect(text.stdout.toString()).toMatch(/^Oldest open [A-Za-z0-9_-]{22} \S+ \(\d+\w+ old\)$/m);
+    expect(text.stdout.toString()).toMatch(/^Last 24 h +\d+ completed \(.+\), \d+ failed, \d+ aborted$/m);
+    expect(text.stdout.toString()).toMatch(/^Latency +last part -> completed p50 \d+ ms, p95 \d+ ms \(newest \d+\)$/m);
   });
 });
 

@@ -25,6 +25,8 @@ export const FLEET_KEY = "dev-fleet-key-0123456789abcdef";
 export const PART = 5 * MiB;
 
 export type TestEnv = typeof env;
+/** The env a Worker takes in a test: the test runtime's, where METRICS may be left unbound. */
+type WorkerEnv = Omit<TestEnv, "METRICS"> & { METRICS?: AnalyticsEngineDataset };
 
 /** Deterministic pseudo-random bytes, so every part of every test has distinct content. */
 export function bytes(length: number, seed: number): Uint8Array {
@@ -110,8 +112,8 @@ export class Pipeline {
   readonly queue: EventQueue;
   /** The downstream notification queue (a recording wrapper around the real queue). */
   readonly notifications: RecordingQueue<UploadNotification>;
-  private readonly producerEnv: TestEnv;
-  private readonly consumerEnv: TestEnv & { NOTIFICATIONS: Queue };
+  private readonly producerEnv: WorkerEnv;
+  private readonly consumerEnv: WorkerEnv & { NOTIFICATIONS: Queue };
   readonly settings: ConsumerConfig;
 
   /** Sent as `Authorization: Bearer …` unless a request sets its own; null sends none. */
@@ -123,17 +125,21 @@ export class Pipeline {
       db?: D1Database;
       consumerVars?: Record<string, string>;
       producerVars?: Record<string, string>;
+      /** The Analytics Engine dataset both Workers write to; undefined: as if it were not bound. */
+      metrics?: AnalyticsEngineDataset;
     } = {},
   ) {
     this.queue = new EventQueue(env.UPLOAD_EVENTS);
     this.notifications = new RecordingQueue<UploadNotification>(env.UPLOAD_EVENTS);
     const bucket = overrides.bucket ?? env.BUCKET;
     const db = overrides.db ?? env.DB;
+    const metrics = "metrics" in overrides ? { METRICS: overrides.metrics } : {};
     this.producerEnv = {
       ...env,
       BUCKET: bucket,
       DB: db,
       UPLOAD_EVENTS: this.queue,
+      ...metrics,
       ...overrides.producerVars,
     };
     this.consumerEnv = {
@@ -142,6 +148,7 @@ export class Pipeline {
       DB: db,
       UPLOAD_EVENTS: this.queue,
       NOTIFICATIONS: this.notifications,
+      ...metrics,
       ...overrides.consumerVars,
     };
     this.settings = consumerConfig(this.consumerEnv);

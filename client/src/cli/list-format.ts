@@ -83,5 +83,16 @@ export function formatSummary(summary: UploadSummary, now: number): string {
       ? "Oldest open none"
       : `Oldest open ${oldest.uploadId} ${oldest.key} (${formatAge(now - Date.parse(oldest.createdAt))} old)`,
   );
+  // Servers from before issue 14 send no `recent`.
+  const recent = (summary as Partial<UploadSummary>).recent;
+  if (recent !== undefined) {
+    const latency = recent.completionLatencyMs;
+    lines.push(
+      `Last 24 h   ${recent.completed} completed (${formatBytes(recent.bytesCompleted)}), ${recent.failed} failed, ${recent.aborted} aborted`,
+      latency === null
+        ? "Latency     no completions"
+        : `Latency     last part -> completed p50 ${latency.p50} ms, p95 ${latency.p95} ms (newest ${latency.sample})`,
+    );
+  }
   return `${lines.join("\n")}\n`;
 }
