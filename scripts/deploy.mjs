@@ -14,8 +14,10 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseEnv } from "node:util";
 import {
+  apiKeyValues,
   bundleSizes,
   deployPlan,
+  devKeyVerdict,
   envFlag,
   parseArgs,
   requiredSecrets,
@@ -130,12 +132,51 @@ const outputFile = join(scratch, "wrangler-output.ndjson");
 for (const step of deployPlan({ env, dryRun, outdir: args.outdir ?? join(scratch, "bundles"), secretsFiles })) {
   run(step);
 }
-for (const bundle of bundleSizes(existsSync(outputFile) ? readFileSync(outputFile, "utf8") : "")) {
+const bundles = bundleSizes(existsSync(outputFile) ? readFileSync(outputFile, "utf8") : "");
+for (const bundle of bundles) {
   console.log(
     `bundle ${bundle.worker} raw_kib=${bundle.rawKiB.toFixed(2)} gzip_kib=${bundle.gzipKiB.toFixed(2)}${bundle.targets.length > 0 ? ` ${bundle.targets.join(" ")}` : ""}`,
   );
 }
-if (!dryRun) console.log(`deploy: ${env} deployed (migrations, consumer, producer)`);
+if (!dryRun) {
+  console.log(`deploy: ${env} deployed (migrations, consumer, producer)`);
+  await checkDevKeysRefused(bundles.find((bundle) => bundle.worker === configs.producer.name)?.targets ?? []);
+}
+
+/**
+ * The one check of a secret's value there is: Cloudflare never returns one, so ask the deployed
+ * producer whether it lets a development API key in. It must answer 401 or 403.
+ */
+async function checkDevKeysRefused(/** @type {string[]} */ targets) {
+  const urls = targets.filter((target) => /^https?:\/\//.test(target));
+  const keys = apiKeyValues(devSecrets.API_KEYS ?? "");
+  if (urls.length === 0 || keys.length === 0) return;
+  for (const key of keys) {
+    const url = new URL("/uploads?limit=1", urls[0]);
+    let status;
+    try {
+      const response = await fetch(url, {
+        headers: { authorization: `Bearer ${key}` },
+        signal: AbortSignal.timeout(15_000),
+      });
+      status = response.status;
+    } catch (error) {
+      console.warn(
+        `deploy: could not ask ${url.origin} whether it refuses the development keys (${error}); check by hand`,
+      );
+      return;
+    }
+    const verdict = devKeyVerdict(status);
+    if (verdict === "accepted") {
+      fail(
+        `${url.origin} accepts the development API key ${key.slice(0, 8)}… from .dev.vars: set a real API_KEYS now (npx wrangler secret put API_KEYS ${envFlag(env).join(" ")})`,
+      );
+    }
+    if (verdict === "unknown")
+      console.warn(`deploy: ${url.origin} answered ${status} to a development key; check by hand`);
+  }
+  console.log(`deploy: ${urls[0]} refuses the development API keys`);
+}
 
 /** Runs one step; a dry run keeps wrangler's output for a failure, a deploy shows it (it may ask). */
 function run(/** @type {{ label: string, program: string, args: string[] }} */ step) {

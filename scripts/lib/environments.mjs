@@ -149,7 +149,7 @@ export function secretProblems({ env, workers, fileSecrets, devSecrets }) {
 }
 
 /** The `key` fields of an API_KEYS JSON array; nothing when it does not parse (the producer reports that). */
-function apiKeyValues(/** @type {string} */ json) {
+export function apiKeyValues(/** @type {string} */ json) {
   try {
     const parsed = JSON.parse(json);
     return Array.isArray(parsed) ? parsed.flatMap((entry) => (typeof entry?.key === "string" ? [entry.key] : [])) : [];
@@ -271,4 +271,16 @@ export function bundleSizes(ndjson) {
       gzipKiB: entry.bundle_size.gzip_bytes / 1024,
       targets: Array.isArray(entry.targets) ? entry.targets.map(String) : [],
     }));
+}
+
+/**
+ * What a deployed producer's answer to a request carrying a development API key says: refused
+ * (401/403, as it must), accepted (its API_KEYS holds a development key: rotate it), or nothing
+ * certain (another status; the check is then reported as not done).
+ * @param {number} status
+ */
+export function devKeyVerdict(status) {
+  if (status === 401 || status === 403) return "refused";
+  if (status >= 200 && status < 300) return "accepted";
+  return "unknown";
 }

@@ -5,6 +5,7 @@ import {
   bundleSizes,
   databaseNames,
   deployPlan,
+  devKeyVerdict,
   envFlag,
   parseArgs,
   requiredSecrets,
@@ -129,6 +130,12 @@ describe("secrets a deploy needs", () => {
         devSecrets: DEV,
       }),
     ).toEqual([]);
+  });
+
+  it("reads the deployed producer's answer to a development key: refused, accepted, or not known", () => {
+    expect([401, 403].map(devKeyVerdict)).toEqual(["refused", "refused"]);
+    expect([200, 204].map(devKeyVerdict)).toEqual(["accepted", "accepted"]);
+    expect([404, 500, 503].map(devKeyVerdict)).toEqual(["unknown", "unknown", "unknown"]);
   });
 
   it("gives each Worker its own secrets from one file", () => {

@@ -104,7 +104,11 @@ if (command.startsWith("d1 list")) {
     const entry = {
       type: "deploy",
       worker_name: worker,
-      targets: [`https://${worker}.example.workers.dev`],
+      // Where the deployed producer answers: FAKE_WRANGLER_PRODUCER_URL (a local server of the test), if given.
+      targets:
+        worker.startsWith("ingest-producer") && process.env.FAKE_WRANGLER_PRODUCER_URL
+          ? [process.env.FAKE_WRANGLER_PRODUCER_URL, "schedule: none"]
+          : [],
       bundle_size: { raw_bytes: 2048, gzip_bytes: 1024 },
     };
     appendFileSync(process.env.WRANGLER_OUTPUT_FILE_PATH, `${JSON.stringify(entry)}\n`);

@@ -1,8 +1,10 @@
 // `npm run setup` and `npm run deploy` run whole against a pretend account (fake-wrangler.mjs
 // stands in for the wrangler CLI and keeps the account in a JSON file): what setup creates and
 // finds, what deploy refuses, and the commands it runs, in order.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -34,15 +36,37 @@ function account(state?: Account): Account {
   return JSON.parse(readFileSync(statePath, "utf8")) as Account;
 }
 
-/** Runs a script like `npm run NAME -- ARGS`, against the pretend account; its calls start afresh. */
-function run(script: "setup" | "deploy", args: string[]) {
+/**
+ * Runs a script like `npm run NAME -- ARGS`, against the pretend account; its calls start afresh.
+ * Asynchronous, so that a server of this test can answer the script meanwhile.
+ */
+async function run(script: "setup" | "deploy", args: string[], extraEnv: Record<string, string> = {}) {
   account({ ...account(), calls: [] });
-  const result = spawnSync(process.execPath, [join(ROOT, "scripts", `${script}.mjs`), ...args], {
+  const child = spawn(process.execPath, [join(ROOT, "scripts", `${script}.mjs`), ...args], {
     cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, INGEST_WRANGLER: FAKE, FAKE_WRANGLER_STATE: statePath },
+    env: { ...process.env, INGEST_WRANGLER: FAKE, FAKE_WRANGLER_STATE: statePath, ...extraEnv },
   });
-  return { status: result.status, output: `${result.stdout}${result.stderr}`, calls: account().calls };
+  let output = "";
+  child.stdout.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    output += chunk;
+  });
+  const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { status, output, calls: account().calls };
+}
+
+/** A stand-in for the deployed producer that answers GET /uploads with `status`; its URL and the keys it saw. */
+async function producerAnswering(status: number) {
+  const seen: string[] = [];
+  const server = createServer((request, response) => {
+    seen.push(`${request.method} ${request.url} ${request.headers.authorization}`);
+    response.writeHead(status, { "content-type": "application/json" }).end("{}");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, seen, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 /** "d1 migrations apply", "deploy": the words before the first flag, at most three. */
@@ -68,8 +92,8 @@ const REAL = {
 };
 
 describe("npm run setup", () => {
-  it("creates the environment's database, bucket, queue and dead-letter queue, and finds them the second time", () => {
-    const first = run("setup", ["--env", "staging"]);
+  it("creates the environment's database, bucket, queue and dead-letter queue, and finds them the second time", async () => {
+    const first = await run("setup", ["--env", "staging"]);
     expect(first.status, first.output).toBe(0);
     expect(account()).toMatchObject({
       databases: ["ingest-staging"],
@@ -79,23 +103,23 @@ describe("npm run setup", () => {
     expect(first.output).toMatch(/created +D1 database +ingest-staging/);
     expect(first.output).toMatch(/created +queue +ingest-events-staging-dlq/);
 
-    const second = run("setup", ["--env", "staging"]);
+    const second = await run("setup", ["--env", "staging"]);
     expect(second.status, second.output).toBe(0);
     expect(second.calls.map(commandOf).filter((command) => command.includes("create"))).toEqual([]);
     expect(second.output).toMatch(/found +R2 bucket +ingest-uploads-staging/);
     expect(account().queues).toEqual(["ingest-events-staging", "ingest-events-staging-dlq"]);
   });
 
-  it("leaves another environment's resources alone", () => {
-    run("setup", ["--env", "staging"]);
-    const production = run("setup", ["--env", "production"]);
+  it("leaves another environment's resources alone", async () => {
+    await run("setup", ["--env", "staging"]);
+    const production = await run("setup", ["--env", "production"]);
     expect(production.status, production.output).toBe(0);
     expect(account().databases).toEqual(["ingest-staging", "ingest-production"]);
     expect(production.calls.every((call) => call.argv.includes("production"))).toBe(true);
   });
 
-  it("has nothing to create for development", () => {
-    const result = run("setup", ["--env", "development"]);
+  it("has nothing to create for development", async () => {
+    const result = await run("setup", ["--env", "development"]);
     expect(result.status).toBe(1);
     expect(result.output).toMatch(/development runs locally/);
     expect(result.calls).toEqual([]);
@@ -114,8 +138,8 @@ describe("npm run deploy", () => {
     });
   });
 
-  it("refuses a first deploy without secrets, before migrating or deploying anything", () => {
-    const result = run("deploy", ["--env", "staging"]);
+  it("refuses a first deploy without secrets, before migrating or deploying anything", async () => {
+    const result = await run("deploy", ["--env", "staging"]);
     expect(result.status).toBe(1);
     expect(result.output).toMatch(
       /ingest-producer-staging does not exist yet and no secrets file gives API_KEYS, TOKEN_SECRET/,
@@ -123,50 +147,77 @@ describe("npm run deploy", () => {
     expect(result.calls.map(commandOf)).toEqual(["secret list", "secret list"]);
   });
 
-  it("refuses the development secrets of .dev.vars without asking the account anything", () => {
+  it("refuses the development secrets of .dev.vars without asking the account anything", async () => {
     const dev = readFileSync(join(ROOT, ".dev.vars"), "utf8");
     writeFileSync(join(dir, "copied.env"), dev);
-    const result = run("deploy", ["--env", "staging", "--secrets-file", join(dir, "copied.env")]);
+    const result = await run("deploy", ["--env", "staging", "--secrets-file", join(dir, "copied.env")]);
     expect(result.status).toBe(1);
     expect(result.output).toMatch(/API_KEYS in the secrets file has the development value/);
     expect(result.calls).toEqual([]);
   });
 
-  it("migrates, then deploys the consumer, then the producer with its own secrets only", { timeout: 120_000 }, () => {
-    const file = secretsFile({ ...REAL, WEBHOOK_SECRET: "whsec_dGhpcyBpcyBub3QgYSBkZXYgdmFsdWU=" });
-    const result = run("deploy", ["--env", "staging", "--secrets-file", file]);
-    expect(result.status, result.output).toBe(0);
-    expect(result.calls.map((call) => [commandOf(call), call.worker, call.secretNames])).toEqual([
-      ["secret list", "ingest-consumer-staging", null],
-      ["secret list", "ingest-producer-staging", null],
-      ["d1 migrations apply", "ingest-producer-staging", null],
-      ["deploy", "ingest-consumer-staging", ["WEBHOOK_SECRET"]],
-      ["deploy", "ingest-producer-staging", ["API_KEYS", "TOKEN_SECRET"]],
-    ]);
-    expect(result.calls[2]!.argv).toEqual([
-      "d1",
-      "migrations",
-      "apply",
-      "DB",
-      "--remote",
-      "-c",
-      "wrangler.toml",
-      "--env",
-      "staging",
-    ]);
-    expect(result.output).toMatch(
-      /bundle ingest-producer-staging .*https:\/\/ingest-producer-staging\.example\.workers\.dev/,
-    );
+  it("migrates, then deploys the consumer, then the producer with its own secrets only", {
+    timeout: 120_000,
+  }, async () => {
+    const producer = await producerAnswering(401);
+    try {
+      const file = secretsFile({ ...REAL, WEBHOOK_SECRET: "whsec_dGhpcyBpcyBub3QgYSBkZXYgdmFsdWU=" });
+      const result = await run("deploy", ["--env", "staging", "--secrets-file", file], {
+        FAKE_WRANGLER_PRODUCER_URL: producer.url,
+      });
+      expect(result.status, result.output).toBe(0);
+      expect(result.calls.map((call) => [commandOf(call), call.worker, call.secretNames])).toEqual([
+        ["secret list", "ingest-consumer-staging", null],
+        ["secret list", "ingest-producer-staging", null],
+        ["d1 migrations apply", "ingest-producer-staging", null],
+        ["deploy", "ingest-consumer-staging", ["WEBHOOK_SECRET"]],
+        ["deploy", "ingest-producer-staging", ["API_KEYS", "TOKEN_SECRET"]],
+      ]);
+      expect(result.calls[2]!.argv).toEqual([
+        "d1",
+        "migrations",
+        "apply",
+        "DB",
+        "--remote",
+        "-c",
+        "wrangler.toml",
+        "--env",
+        "staging",
+      ]);
+      // Then it asks the deployed producer whether the development keys get in: they must not.
+      expect(producer.seen).toEqual([
+        "GET /uploads?limit=1 Bearer dev-key-0123456789abcdef",
+        "GET /uploads?limit=1 Bearer dev-fleet-key-0123456789abcdef",
+      ]);
+      expect(result.output).toMatch(/refuses the development API keys/);
+    } finally {
+      await producer.close();
+    }
 
     // The secrets now live on the Workers: the next deploy needs no file.
-    const again = run("deploy", ["--env", "staging"]);
+    const again = await run("deploy", ["--env", "staging"]);
     expect(again.status, again.output).toBe(0);
     expect(again.calls.map(commandOf)).toContain("deploy");
   });
 
-  it("stops when the migrations fail, before either Worker changes", { timeout: 120_000 }, () => {
+  it("fails when the deployed producer lets a development key in", { timeout: 120_000 }, async () => {
+    const producer = await producerAnswering(200);
+    try {
+      const result = await run("deploy", ["--env", "staging", "--secrets-file", secretsFile(REAL)], {
+        FAKE_WRANGLER_PRODUCER_URL: producer.url,
+      });
+      expect(result.status).toBe(1);
+      expect(result.output).toMatch(
+        /accepts the development API key dev-key-… from \.dev\.vars: set a real API_KEYS now/,
+      );
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it("stops when the migrations fail, before either Worker changes", { timeout: 120_000 }, async () => {
     account({ ...account(), databases: [] });
-    const result = run("deploy", ["--env", "staging", "--secrets-file", secretsFile(REAL)]);
+    const result = await run("deploy", ["--env", "staging", "--secrets-file", secretsFile(REAL)]);
     expect(result.status).toBe(1);
     expect(result.output).toMatch(/apply the remote D1 migrations failed/);
     expect(result.calls.map(commandOf)).not.toContain("deploy");
