@@ -28,8 +28,10 @@ import {
 } from "./lib/environments.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-// INGEST_WRANGLER: another wrangler executable (the tests use a stand-in for the account).
+// INGEST_WRANGLER: another wrangler executable (the tests use a stand-in for the account);
 const wrangler = process.env.INGEST_WRANGLER ?? join(root, "node_modules", ".bin", "wrangler");
+// INGEST_NPM likewise for npm (the tests must not rebuild web/dist under other running tests).
+const npm = process.env.INGEST_NPM ?? "npm";
 const fail = (/** @type {string} */ message) => {
   console.error(`deploy: ${message}`);
   process.exit(1);
@@ -186,7 +188,7 @@ async function checkDevKeysRefused(/** @type {string[]} */ targets) {
 
 /** Runs one step; a dry run keeps wrangler's output for a failure, a deploy shows it (it may ask). */
 function run(/** @type {{ label: string, program: string, args: string[] }} */ step) {
-  const program = step.program === "wrangler" ? wrangler : "npm";
+  const program = step.program === "wrangler" ? wrangler : npm;
   console.log(`deploy: ${step.label}: ${step.program} ${step.args.join(" ")}`);
   const result = spawnSync(program, step.args, {
     cwd: root,

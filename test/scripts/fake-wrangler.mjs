@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// A stand-in for the wrangler CLI with a pretend Cloudflare account kept in a JSON file
+// A stand-in for the wrangler CLI (and for `npm run build:web`) with a pretend Cloudflare account kept in a JSON file
 // (FAKE_WRANGLER_STATE), so that scripts/setup.mjs and scripts/deploy.mjs can be run whole in
 // tests with no account. It answers the few commands those scripts use, in the shapes the real
 // wrangler 4.164 prints (read from its source): `d1 list --json` is a JSON array, a missing queue
@@ -49,7 +49,10 @@ const error = (text) => {
 };
 
 const name = positional.at(-1);
-if (command.startsWith("d1 list")) {
+if (command.startsWith("run build:web")) {
+  // Also the stand-in for `npm run build:web` (INGEST_NPM): recorded, nothing built.
+  out("built web/dist");
+} else if (command.startsWith("d1 list")) {
   out(
     JSON.stringify(
       state.databases.map((db) => ({ uuid: `uuid-${db}`, name: db })),

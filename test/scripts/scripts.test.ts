@@ -44,7 +44,7 @@ async function run(script: "setup" | "deploy", args: string[], extraEnv: Record<
   account({ ...account(), calls: [] });
   const child = spawn(process.execPath, [join(ROOT, "scripts", `${script}.mjs`), ...args], {
     cwd: ROOT,
-    env: { ...process.env, INGEST_WRANGLER: FAKE, FAKE_WRANGLER_STATE: statePath, ...extraEnv },
+    env: { ...process.env, INGEST_WRANGLER: FAKE, INGEST_NPM: FAKE, FAKE_WRANGLER_STATE: statePath, ...extraEnv },
   });
   let output = "";
   child.stdout.on("data", (chunk) => {
@@ -166,14 +166,15 @@ describe("npm run deploy", () => {
         FAKE_WRANGLER_PRODUCER_URL: producer.url,
       });
       expect(result.status, result.output).toBe(0);
-      expect(result.calls.map((call) => [commandOf(call), call.worker, call.secretNames])).toEqual([
-        ["secret list", "ingest-consumer-staging", null],
-        ["secret list", "ingest-producer-staging", null],
-        ["d1 migrations apply", "ingest-producer-staging", null],
-        ["deploy", "ingest-consumer-staging", ["WEBHOOK_SECRET"]],
-        ["deploy", "ingest-producer-staging", ["API_KEYS", "TOKEN_SECRET"]],
+      expect(result.calls.map(commandOf)).toEqual([
+        "secret list",
+        "secret list",
+        "run build:web",
+        "d1 migrations apply",
+        "deploy",
+        "deploy",
       ]);
-      expect(result.calls[2]!.argv).toEqual([
+      expect(result.calls[3]!.argv).toEqual([
         "d1",
         "migrations",
         "apply",
@@ -183,6 +184,10 @@ describe("npm run deploy", () => {
         "wrangler.toml",
         "--env",
         "staging",
+      ]);
+      expect(result.calls.slice(4).map((call) => [call.worker, call.secretNames])).toEqual([
+        ["ingest-consumer-staging", ["WEBHOOK_SECRET"]],
+        ["ingest-producer-staging", ["API_KEYS", "TOKEN_SECRET"]],
       ]);
       // Then it asks the deployed producer whether the development keys get in: they must not.
       expect(producer.seen).toEqual([
