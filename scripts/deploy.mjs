@@ -198,6 +198,7 @@ function run(/** @type {{ label: string, program: string, args: string[] }} */ s
   });
   if (result.status !== 0) {
     if (dryRun) console.error(`${result.stdout ?? ""}${result.stderr ?? ""}`);
-    fail(`${step.label} failed (exit ${result.status ?? result.signal})`);
+    const hint = step.args.includes("migrations") ? `; has \`npm run setup -- ${envFlag(env).join(" ")}\` run?` : "";
+    fail(`${step.label} failed (exit ${result.status ?? result.signal})${hint}`);
   }
 }

@@ -224,7 +224,9 @@ describe("npm run deploy", () => {
     account({ ...account(), databases: [] });
     const result = await run("deploy", ["--env", "staging", "--secrets-file", secretsFile(REAL)]);
     expect(result.status).toBe(1);
-    expect(result.output).toMatch(/apply the remote D1 migrations failed/);
+    expect(result.output).toMatch(
+      /apply the remote D1 migrations failed \(exit 1\); has `npm run setup -- --env staging` run\?/,
+    );
     expect(result.calls.map(commandOf)).not.toContain("deploy");
   });
 });
