@@ -19,8 +19,9 @@ type Column = { name: string; type: string; notnull: number; dflt_value: string 
 type ForeignKey = { table: string; from: string; to: string };
 
 /**
- * Values the schema constrains (CHECK lists, JSON the code parses, columns whose meaning the
- * reads below depend on). Other columns get a value of their type, different per generation.
+ * Values the schema constrains (CHECK lists without a default, JSON the code parses, columns whose
+ * meaning the reads below depend on). Other columns get their text default if they have one,
+ * else a value of their type, different per generation.
  */
 const FIXED: Record<string, Record<string, Value>> = {
   uploads: {
@@ -48,7 +49,17 @@ const FIXED: Record<string, Record<string, Value>> = {
   chunks: { state: "staged", seq: 1 },
   chunk_spans: { first_seq: 1, last_seq: 1 },
   tus_uploads: { concat: "single", partials: null, used_by: null },
+  dead_letters: { body: '{"type":"part.uploaded"}' },
 };
+
+/**
+ * A column's default when it is a non-empty text literal ('dead'): what its CHECK list, if any,
+ * accepts. (An empty default such as r2_upload_id's '' is a placeholder a trigger refuses.)
+ */
+function textDefault(column: Column): string | undefined {
+  const literal = /^'((?:[^']|'')+)'$/.exec(column.dflt_value ?? "");
+  return literal ? literal[1]!.replaceAll("''", "'") : undefined;
+}
 
 /** Tables the migrations made (not SQLite's, D1's or the migrations' bookkeeping). */
 async function tables(): Promise<string[]> {
@@ -95,6 +106,7 @@ async function writeGeneration(generation: number): Promise<Row[]> {
       const referenced = key && rows.find((row) => row.table === key.table)?.values[key.to];
       if (referenced !== undefined && referenced !== null) values[column.name] = referenced;
       else if (FIXED[table] && column.name in FIXED[table]) values[column.name] = FIXED[table][column.name] ?? null;
+      else if (textDefault(column) !== undefined) values[column.name] = textDefault(column)!;
       else if (/INT/i.test(column.type)) values[column.name] = 1_000_000 + generation;
       else values[column.name] = `${table}.${column.name}.g${generation}`;
     }
