@@ -74,6 +74,16 @@ export default defineConfig(async () => {
           },
         },
         {
+          // npm run setup / deploy: their decisions, both configs per environment, and the
+          // scripts run whole against a pretend account (test/scripts/fake-wrangler.mjs).
+          test: {
+            name: "scripts",
+            include: ["test/scripts/**/*.test.ts"],
+            environment: "node",
+            testTimeout: 60_000,
+          },
+        },
+        {
           // The web app's pure logic (formatting, filters, what the upload page derives from a status).
           test: {
             name: "web",

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BENCH_DIR, CONFIGS, PRODUCT_SECRETS, startHarness } from "../lib/harness.mjs";
+import { BENCH_DIR, CONFIGS, PRODUCT_SECRETS, startHarness, topLevelConfigText } from "../lib/harness.mjs";
 import { request, sleep } from "../lib/util.mjs";
 
 /** A fleet opens thousands of streams with one key: the per-key limits would refuse them. */
@@ -29,7 +29,7 @@ function resolveSetting(text, name, configPath, file) {
 }
 
 function meteredConfigs(dir) {
-  let producer = fs.readFileSync(CONFIGS.producer, "utf8");
+  let producer = topLevelConfigText(CONFIGS.producer);
   producer = replaceSetting(producer, "main", path.join(BENCH_DIR, "costs", "producer.ts"), "wrangler.toml");
   producer = resolveSetting(producer, "migrations_dir", CONFIGS.producer, "wrangler.toml");
   producer = resolveSetting(producer, "directory", CONFIGS.producer, "wrangler.toml");
@@ -39,7 +39,7 @@ function meteredConfigs(dir) {
     fs.mkdirSync(path.join(dir, "assets"), { recursive: true });
     producer = replaceSetting(producer, "directory", path.join(dir, "assets"), "wrangler.toml");
   }
-  let consumer = fs.readFileSync(CONFIGS.consumer, "utf8");
+  let consumer = topLevelConfigText(CONFIGS.consumer);
   consumer = replaceSetting(consumer, "main", path.join(BENCH_DIR, "costs", "consumer.ts"), "consumer/wrangler.toml");
   consumer = resolveSetting(consumer, "migrations_dir", CONFIGS.consumer, "consumer/wrangler.toml");
   const files = {

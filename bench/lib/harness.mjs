@@ -3,6 +3,7 @@
 // A harness runs two workerd processes: wrangler's proxy (it owns the URL that `listen()`
 // returns and forwards every request, as under `wrangler dev`) and the runtime that runs the
 // user Workers. Benchmarks send real HTTP over loopback to the proxy's URL.
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { childWorkerds, pidListeningOn } from "./util.mjs";
@@ -24,6 +25,17 @@ export const CONFIGS = {
  * harness gets a bench-only key as a test secret, and every product request carries it; a
  * product version without access control ignores both.
  */
+/**
+ * A Worker's wrangler config without its [env.*] sections. The benchmarks run the development
+ * top level from temporary copies that rewrite settings (main, migrations_dir,
+ * max_batch_timeout) the deployed environments repeat, so the copies keep the top level only.
+ */
+export function topLevelConfigText(configPath) {
+  const text = fs.readFileSync(configPath, "utf8");
+  const start = text.search(/^\[\[?env\./m);
+  return start === -1 ? text : text.slice(0, start);
+}
+
 export const BENCH_API_KEY = "bench-key-0123456789abcdef-not-a-secret";
 export const PRODUCT_SECRETS = {
   API_KEYS: JSON.stringify([{ id: "bench", key: BENCH_API_KEY }]),

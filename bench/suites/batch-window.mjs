@@ -22,7 +22,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createUpload, getObject, putPart } from "../lib/clients.mjs";
-import { AUTH, BENCH_API_KEY, BENCH_DIR, CONFIGS, PRODUCT_SECRETS, ROOT, startHarness } from "../lib/harness.mjs";
+import {
+  AUTH,
+  BENCH_API_KEY,
+  BENCH_DIR,
+  CONFIGS,
+  PRODUCT_SECRETS,
+  ROOT,
+  startHarness,
+  topLevelConfigText,
+} from "../lib/harness.mjs";
 import { agent, fmt, MiB, pool, quantile, request, sleep, table } from "../lib/util.mjs";
 
 const DEFAULT_WINDOWS = [0, 1, 5];
@@ -66,7 +75,7 @@ function setLine(text, name, value, what) {
  * as the copy lives elsewhere) and `migrations_dir` is made absolute; nothing else changes.
  */
 function windowConfigs(dir, w) {
-  const consumerText = fs.readFileSync(CONFIGS.consumer, "utf8");
+  const consumerText = topLevelConfigText(CONFIGS.consumer);
   const migrations = /^\s*migrations_dir\s*=\s*"([^"]+)"/m.exec(consumerText)?.[1];
   let product = setLine(consumerText, "max_batch_timeout", String(w), "consumer/wrangler.toml");
   product = setLine(product, "main", JSON.stringify(path.join(BENCH_DIR, "window", "consumer.ts")), "consumer");

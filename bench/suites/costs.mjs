@@ -19,7 +19,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createUpload, uniqueKey } from "../lib/clients.mjs";
-import { AUTH, BENCH_DIR, CONFIGS, PRODUCT_SECRETS, ROOT, startHarness } from "../lib/harness.mjs";
+import { AUTH, BENCH_DIR, CONFIGS, PRODUCT_SECRETS, ROOT, startHarness, topLevelConfigText } from "../lib/harness.mjs";
 import { agent, fmt, MiB, pool, request, sleep, table } from "../lib/util.mjs";
 
 const KiB = 1024;
@@ -128,7 +128,7 @@ function absolutePath(text, name, original, what) {
 
 /** Copies of both Workers' configs with `main` = the metering entries; every binding as it is. */
 function writeConfigs(dir) {
-  let producer = fs.readFileSync(CONFIGS.producer, "utf8");
+  let producer = topLevelConfigText(CONFIGS.producer);
   producer = setLine(producer, "main", JSON.stringify(path.join(BENCH_DIR, "costs", "producer.ts")), "wrangler.toml");
   producer = absolutePath(producer, "migrations_dir", CONFIGS.producer, "wrangler.toml");
   producer = absolutePath(producer, "directory", CONFIGS.producer, "wrangler.toml");
@@ -138,7 +138,7 @@ function writeConfigs(dir) {
     fs.mkdirSync(path.join(dir, "assets"));
     producer = setLine(producer, "directory", JSON.stringify(path.join(dir, "assets")), "wrangler.toml");
   }
-  let consumer = fs.readFileSync(CONFIGS.consumer, "utf8");
+  let consumer = topLevelConfigText(CONFIGS.consumer);
   consumer = setLine(consumer, "main", JSON.stringify(path.join(BENCH_DIR, "costs", "consumer.ts")), "consumer");
   consumer = absolutePath(consumer, "migrations_dir", CONFIGS.consumer, "consumer/wrangler.toml");
   const producerPath = path.join(dir, "producer.costs.wrangler.toml");
