@@ -70,6 +70,22 @@ function setLine(text, name, value, what) {
 }
 
 /**
+ * Sets `name` in the consumer block of the main queue only: the dead-letter queue's consumer
+ * block has its own batch settings, which stay as they are.
+ */
+function setInMainConsumer(text, name, value) {
+  const start = text.search(/^queue\s*=\s*"ingest-events"\s*$/m);
+  if (start === -1) throw new Error('consumer/wrangler.toml: no consumer block for queue "ingest-events"');
+  const next = text.slice(start).search(/^\[/m);
+  const end = next === -1 ? text.length : start + next;
+  return (
+    text.slice(0, start) +
+    setLine(text.slice(start, end), name, value, "the ingest-events consumer block") +
+    text.slice(end)
+  );
+}
+
+/**
  * Temporary copies of the product consumer's and the probe consumer's configs for window `w`:
  * the batch window differs, `main` names the counting entry (resp. the probe, by absolute path,
  * as the copy lives elsewhere) and `migrations_dir` is made absolute; nothing else changes.
@@ -77,7 +93,7 @@ function setLine(text, name, value, what) {
 function windowConfigs(dir, w) {
   const consumerText = topLevelConfigText(CONFIGS.consumer);
   const migrations = /^\s*migrations_dir\s*=\s*"([^"]+)"/m.exec(consumerText)?.[1];
-  let product = setLine(consumerText, "max_batch_timeout", String(w), "consumer/wrangler.toml");
+  let product = setInMainConsumer(consumerText, "max_batch_timeout", String(w));
   product = setLine(product, "main", JSON.stringify(path.join(BENCH_DIR, "window", "consumer.ts")), "consumer");
   if (migrations !== undefined) {
     product = setLine(
