@@ -13,6 +13,8 @@ export type PruneReport = {
   /** Upload rows deleted (each left a tombstone). */
   prunedUploads: number;
   expiredTombstones: number;
+  /** Replayed and discarded dead letters deleted. */
+  prunedDeadLetters: number;
   pruneRounds: number;
   /** D1 statements the phase ran: what counts against an invocation's ~1,000 queries. */
   pruneStatements: number;
@@ -50,6 +52,7 @@ export async function prune(db: D1Database, settings: ConsumerConfig, now: numbe
     prunedDetailRows: 0,
     prunedUploads: 0,
     expiredTombstones: 0,
+    prunedDeadLetters: 0,
     pruneRounds: 0,
     pruneStatements: 0,
     pruneMs: 0,
@@ -66,6 +69,7 @@ export async function prune(db: D1Database, settings: ConsumerConfig, now: numbe
     report.prunedDetailRows += round.parts + round.chunks + round.spans;
     report.prunedUploads += round.uploads;
     report.expiredTombstones += round.tombstones;
+    report.prunedDeadLetters += round.deadLetters;
     budget -= deleted;
     // Marks without deletions: the marked uploads' rows are younger than their own cutoff.
     if (deleted === 0 && round.marked === 0) break;
@@ -75,5 +79,5 @@ export async function prune(db: D1Database, settings: ConsumerConfig, now: numbe
 }
 
 function deletedBy(round: PruneRound): number {
-  return round.parts + round.chunks + round.spans + round.uploads + round.tombstones;
+  return round.parts + round.chunks + round.spans + round.uploads + round.tombstones + round.deadLetters;
 }

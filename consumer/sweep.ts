@@ -45,6 +45,7 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     prunedDetailRows: 0,
     prunedUploads: 0,
     expiredTombstones: 0,
+    prunedDeadLetters: 0,
     pruneRounds: 0,
     pruneStatements: 0,
     pruneMs: 0,
@@ -98,7 +99,9 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     Object.assign(report, await prune(db, settings, now));
   });
 
-  recordSweep(bindings, { ...report, ms: Date.now() - startedAt, failedPhases: errors.length });
+  const prunedRows =
+    report.prunedDetailRows + report.prunedUploads + report.expiredTombstones + report.prunedDeadLetters;
+  recordSweep(bindings, { ...report, ms: Date.now() - startedAt, failedPhases: errors.length, prunedRows });
   if (errors.length > 0) throw new AggregateError(errors, `sweep finished with ${errors.length} failed phase(s)`);
   return report;
 }

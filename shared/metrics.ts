@@ -43,6 +43,8 @@ export type SweepPoint = {
   completionsRetried: number;
   streamsAdvanced: number;
   failedPhases: number;
+  /** Rows retention deleted in the run: details, upload rows, tombstones, dead letters. */
+  prunedRows: number;
 };
 
 /** Analytics Engine takes at most this many data points per Worker invocation. */
@@ -97,6 +99,7 @@ export function recordSweep(bindings: MetricsBindings, point: SweepPoint): void 
       point.completionsRetried,
       point.streamsAdvanced,
       point.failedPhases,
+      point.prunedRows,
     ],
   });
 }

@@ -311,7 +311,8 @@ async function backlog(ctx) {
     ctx.log(`  retention backlog: seeded ${n(before.total)} rows in ${fmt(seedMs / 1000)} s`);
     for (let run = 1; run <= 200; run++) {
       const { wallMs, sweep } = await cron(product.server, Date.now());
-      const deleted = sweep.prunedDetailRows + sweep.prunedUploads + sweep.expiredTombstones;
+      const deleted =
+        sweep.prunedDetailRows + sweep.prunedUploads + sweep.expiredTombstones + (sweep.prunedDeadLetters ?? 0);
       runs.push({ run, wallMs, sweep, deleted });
       ctx.log(
         `  retention backlog run ${run}: ${n(deleted)} rows in ${sweep.pruneMs} ms (${sweep.pruneRounds} rounds, ${sweep.pruneStatements} statements), cron ${fmt(wallMs, 0)} ms`,

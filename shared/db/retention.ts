@@ -5,6 +5,8 @@
  *   1. detail rows (parts, chunks, chunk spans) of uploads that ended before `details`;
  *   2. upload rows whose detail rows are gone and that ended before `uploads`, each leaving a
  *      tombstone; tombstones of uploads that ended before `tombstones` go too.
+ *   3. dead letters an operator settled (replayed or discarded) before `uploads`. A dead letter
+ *      nobody acted on stays: it is the operator's to decide.
  *
  * Only uploads with `ended_at` set (completed, aborted or failed, stamped by a trigger) and no
  * pending R2 clean-up are ever in either index: an open or completing upload, or one whose
@@ -24,10 +26,11 @@ export type PruneRound = {
   marked: number;
   uploads: number;
   tombstones: number;
+  deadLetters: number;
 };
 
 /** The statements of a round that remove rows (and so count against a run's row budget). */
-export const DELETING_STATEMENTS = 5;
+export const DELETING_STATEMENTS = 6;
 
 // ?1 details cutoff, ?2 rows per statement, ?3 uploads cutoff, ?4 now, ?5 tombstones cutoff.
 // The predicates repeat the indexes' WHERE clauses word for word, which is what lets SQLite
@@ -67,6 +70,11 @@ export const PRUNE_ROUND_SQL = [
   `DELETE FROM uploads WHERE upload_id IN (${UPLOAD_CANDIDATES})`,
   `DELETE FROM upload_tombstones WHERE upload_id IN (
      SELECT upload_id FROM upload_tombstones WHERE ended_at <= ?5 ORDER BY ended_at, upload_id LIMIT ?2)`,
+  // Settled after it was first seen, so first_seen_at bounds the walk (dead_letters_by_state_seen);
+  // a discarded row kept a late redelivery out, and none comes months later.
+  `DELETE FROM dead_letters WHERE id IN (
+     SELECT id FROM dead_letters WHERE state IN ('replayed', 'discarded') AND first_seen_at <= ?3
+       AND coalesce(replayed_at, discarded_at, first_seen_at) <= ?3 LIMIT ?2)`,
 ];
 
 /** The values of a round's statements: each takes ?1 up to the highest ?N it names (D1 wants exactly those). */
@@ -95,5 +103,6 @@ export function readPruneRound(results: D1Result[]): PruneRound {
     marked: changes(3),
     uploads: changes(5),
     tombstones: changes(6),
+    deadLetters: changes(7),
   };
 }

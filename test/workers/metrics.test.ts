@@ -196,6 +196,10 @@ describe("data points", () => {
       report?.completionsRetried,
       report?.streamsAdvanced,
       0,
+      ["prunedDetailRows", "prunedUploads", "expiredTombstones", "prunedDeadLetters"].reduce(
+        (sum, name) => sum + Number(report?.[name] ?? 0),
+        0,
+      ),
     ]);
     expect(counts[0]).toBeGreaterThanOrEqual(1);
   });
@@ -241,6 +245,7 @@ describe("without Analytics Engine, or with one that fails", () => {
       completionsRetried: 0,
       streamsAdvanced: 0,
       failedPhases: 0,
+      prunedRows: 0,
     });
     expect(metrics.points).toHaveLength(POINTS_PER_INVOCATION);
     expect(metrics.points.at(-1)?.blobs?.[0]).toBe("sweep");

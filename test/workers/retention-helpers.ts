@@ -71,4 +71,4 @@ export async function uploadRow(uploadId: string) {
 
 export const settings = (vars: Record<string, string> = {}) => consumerConfig({ ...env, ...vars });
 export const deletedBy = (report: PruneReport) =>
-  report.prunedDetailRows + report.prunedUploads + report.expiredTombstones;
+  report.prunedDetailRows + report.prunedUploads + report.expiredTombstones + report.prunedDeadLetters;

@@ -110,6 +110,33 @@ describe("a backlog", () => {
   });
 });
 
+describe("settled dead letters", () => {
+  it("go after the upload window once replayed or discarded; a dead letter nobody acted on stays", async () => {
+    const put = (id: string, state: string, settledAt: number | null) =>
+      env.DB.prepare(
+        `INSERT INTO dead_letters (id, message_id, queue, body, first_seen_at, last_seen_at, state, replayed_at, discarded_at)
+         VALUES (?1, ?1, 'ingest-events-dlq', '{}', ?2, ?2, ?3, ?4, ?5)`,
+      ).bind(id, LONG_AGO, state, state === "replayed" ? settledAt : null, state === "discarded" ? settledAt : null);
+    await env.DB.batch([
+      put("dl-dead", "dead", null),
+      put("dl-replayed", "replayed", LONG_AGO + DAY),
+      put("dl-discarded", "discarded", LONG_AGO + DAY),
+      put("dl-discarded-late", "discarded", LONG_AGO + 50 * DAY),
+    ]);
+    const left = async () =>
+      (
+        await env.DB.prepare("SELECT id FROM dead_letters WHERE id LIKE 'dl-%' ORDER BY id").all<{ id: string }>()
+      ).results.map((row) => row.id);
+    await prune(env.DB, settings(), LONG_AGO + 90 * DAY);
+    expect(await left()).toEqual(["dl-dead", "dl-discarded", "dl-discarded-late", "dl-replayed"]);
+    const report = await prune(env.DB, settings(), LONG_AGO + 92 * DAY);
+    expect(report.prunedDeadLetters).toBe(2);
+    expect(await left()).toEqual(["dl-dead", "dl-discarded-late"]);
+    await prune(env.DB, settings(), LONG_AGO + 1000 * DAY);
+    expect(await left()).toEqual(["dl-dead"]);
+  });
+});
+
 describe("query plans", () => {
   it("reaches every row through an index: no statement scans a table", async () => {
     const cutoffs = { details: LONG_AGO, uploads: LONG_AGO, tombstones: LONG_AGO };
@@ -121,11 +148,14 @@ describe("query plans", () => {
       const details = results.map((row) => row.detail);
       plans.push(details.join(" | "));
       for (const detail of details)
-        expect(detail, sql).not.toMatch(/^SCAN (uploads|parts|chunks|chunk_spans|upload_tombstones)\b(?! USING)/);
+        expect(detail, sql).not.toMatch(
+          /^SCAN (uploads|parts|chunks|chunk_spans|upload_tombstones|dead_letters)\b(?! USING)/,
+        );
     }
     const joined = plans.join("\n");
     expect(joined).toContain("uploads_details_to_prune");
     expect(joined).toContain("uploads_to_prune");
     expect(joined).toContain("upload_tombstones_by_ended");
+    expect(joined).toContain("dead_letters_by_state_seen");
   });
 });
