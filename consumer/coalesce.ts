@@ -11,8 +11,7 @@ import {
 } from "../shared/db/streams";
 import { getUpload, type UploadRow } from "../shared/db/uploads";
 import { type MetricsBindings, recordUpload } from "../shared/metrics";
-import { errorMessage } from "../shared/r2-errors";
-import { copySlices, type Slice } from "../shared/staging";
+import { copySlices, type Slice, warnStagingLeft } from "../shared/staging";
 
 /**
  * - `ready`: every chunk through the final one is in parts; the upload can be completed.
@@ -228,17 +227,7 @@ async function mergeSpan(
 /** Left-overs are removed with the rest of the staging area when the upload ends. */
 async function deleteQuietly(bucket: R2Bucket, upload: UploadRow, objects: { key: string }[]): Promise<void> {
   if (objects.length === 0) return;
-  await bucket.delete(objects.map((object) => object.key)).catch((error: unknown) => {
-    console.warn(
-      JSON.stringify({
-        event: "staging_delete_failed",
-        uploadId: upload.upload_id,
-        key: upload.object_key,
-        code: "r2_unavailable",
-        error: errorMessage(error),
-      }),
-    );
-  });
+  await bucket.delete(objects.map((object) => object.key)).catch((error: unknown) => warnStagingLeft(upload, error));
 }
 
 /** Moves the cursor past the empty final chunk and fixes the part count at the parts written. */

@@ -21,6 +21,19 @@ export type PruneReport = {
   pruneMs: number;
 };
 
+/** A run that pruned nothing (also what the sweep reports when the phase failed). */
+export function emptyPruneReport(): PruneReport {
+  return {
+    prunedDetailRows: 0,
+    prunedUploads: 0,
+    expiredTombstones: 0,
+    prunedDeadLetters: 0,
+    pruneRounds: 0,
+    pruneStatements: 0,
+    pruneMs: 0,
+  };
+}
+
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Rows one statement touches at most: a round stays a few milliseconds of D1 time. */
 export const ROUND_ROWS = 1000;
@@ -48,15 +61,7 @@ export function pruneCutoffs(settings: ConsumerConfig, now: number): PruneCutoff
 export async function prune(db: D1Database, settings: ConsumerConfig, now: number): Promise<PruneReport> {
   const started = Date.now();
   const cutoffs = pruneCutoffs(settings, now);
-  const report: PruneReport = {
-    prunedDetailRows: 0,
-    prunedUploads: 0,
-    expiredTombstones: 0,
-    prunedDeadLetters: 0,
-    pruneRounds: 0,
-    pruneStatements: 0,
-    pruneMs: 0,
-  };
+  const report = emptyPruneReport();
   let budget = settings.pruneBatchLimit;
   const roundRows = () => Math.min(ROUND_ROWS, Math.floor(budget / DELETING_STATEMENTS));
   const smallest = Math.max(1, Math.floor(roundRows() / 10));

@@ -10,7 +10,7 @@ import {
 } from "../shared/db/uploads";
 import { recordAborted, recordSweep } from "../shared/metrics";
 import { announce, notificationFor } from "../shared/notifications";
-import { type PruneReport, prune } from "./prune";
+import { emptyPruneReport, type PruneReport, prune } from "./prune";
 import { advanceStream, type StreamBindings } from "./streams";
 
 export type SweepBindings = StreamBindings;
@@ -42,13 +42,7 @@ export async function sweep(bindings: SweepBindings, settings: ConsumerConfig, n
     r2AbortsPending: 0,
     completionsRetried: 0,
     streamsAdvanced: 0,
-    prunedDetailRows: 0,
-    prunedUploads: 0,
-    expiredTombstones: 0,
-    prunedDeadLetters: 0,
-    pruneRounds: 0,
-    pruneStatements: 0,
-    pruneMs: 0,
+    ...emptyPruneReport(),
   };
   const errors: unknown[] = [];
   // Each phase runs even when an earlier one failed: one broken dependency should not stop the rest.

@@ -12,7 +12,7 @@ import { toBase64 } from "./encoding";
 import { apiOf, type MetricsBindings, recordUpload } from "./metrics";
 import { announce, notificationFor } from "./notifications";
 import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
-import { deleteStaging } from "./staging";
+import { deleteStaging, warnStagingLeft } from "./staging";
 
 export type { Claim };
 
@@ -324,15 +324,7 @@ async function deleteStagingQuietly(
   try {
     return await deleteStaging(bucket, upload.upload_id);
   } catch (error) {
-    console.warn(
-      JSON.stringify({
-        event: "staging_delete_failed",
-        uploadId: upload.upload_id,
-        key: upload.object_key,
-        code: "r2_unavailable",
-        error: errorMessage(error),
-      }),
-    );
+    warnStagingLeft(upload, error);
     return false;
   }
 }

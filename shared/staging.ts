@@ -1,4 +1,26 @@
 import { stagingPrefix } from "./db/chunks";
+import { errorMessage } from "./r2-errors";
+
+/**
+ * Logs a staged object (or staging area) that could not be deleted now: not an error for the
+ * upload, since whatever is left goes with the staging area when the upload ends.
+ */
+export function warnStagingLeft(
+  upload: { upload_id: string; object_key: string },
+  error: unknown,
+  stagedKey?: string,
+): void {
+  console.warn(
+    JSON.stringify({
+      event: "staging_delete_failed",
+      uploadId: upload.upload_id,
+      key: upload.object_key,
+      stagedKey,
+      code: "r2_unavailable",
+      error: errorMessage(error),
+    }),
+  );
+}
 
 /** Deletes every staged chunk of an upload; true once none is left. */
 export async function deleteStaging(bucket: R2Bucket, uploadId: string): Promise<boolean> {

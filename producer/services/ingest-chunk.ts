@@ -5,6 +5,7 @@ import { ApiError, errors } from "../../shared/errors";
 import type { StreamEvent } from "../../shared/messages";
 import { errorMessage } from "../../shared/r2-errors";
 import type { ChunkStagedResponse } from "../../shared/schemas";
+import { warnStagingLeft } from "../../shared/staging";
 import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
 import { digestMismatch, type MeteredBody, meterBody } from "../integrity";
@@ -238,16 +239,5 @@ async function recordedAs(db: D1Database, uploadId: string, seq: number, key: st
 
 /** A copy nobody needs any more; if it cannot go now, it goes with the staging area at the end. */
 async function deleteQuietly(bucket: R2Bucket, upload: UploadRow, stagedKey: string): Promise<void> {
-  await bucket.delete(stagedKey).catch((error: unknown) => {
-    console.warn(
-      JSON.stringify({
-        event: "staging_delete_failed",
-        uploadId: upload.upload_id,
-        key: upload.object_key,
-        stagedKey,
-        code: "r2_unavailable",
-        error: errorMessage(error),
-      }),
-    );
-  });
+  await bucket.delete(stagedKey).catch((error: unknown) => warnStagingLeft(upload, error, stagedKey));
 }
