@@ -10,8 +10,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { parseEnv } from "node:util";
 import {
   apiKeyValues,
@@ -19,32 +18,21 @@ import {
   deployPlan,
   devKeyVerdict,
   envFlag,
-  parseArgs,
   requiredSecrets,
   secretProblems,
   secretsFor,
-  UsageError,
   WORKERS,
 } from "./lib/environments.mjs";
+import { startScript } from "./lib/start.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-// INGEST_WRANGLER: another wrangler executable (the tests use a stand-in for the account);
-const wrangler = process.env.INGEST_WRANGLER ?? join(root, "node_modules", ".bin", "wrangler");
-// INGEST_NPM likewise for npm (the tests must not rebuild web/dist under other running tests).
+const { root, wrangler, fail, args } = startScript({
+  name: "deploy",
+  usage: "npm run deploy -- --env staging [--secrets-file FILE] [--dry-run]",
+  allowed: ["env", "dry-run", "secrets-file", "outdir"],
+  argv: process.argv.slice(2),
+});
+// INGEST_NPM: another npm (the tests must not rebuild web/dist under other running tests).
 const npm = process.env.INGEST_NPM ?? "npm";
-const fail = (/** @type {string} */ message) => {
-  console.error(`deploy: ${message}`);
-  process.exit(1);
-};
-
-let args;
-try {
-  args = parseArgs(process.argv.slice(2), { allowed: ["env", "dry-run", "secrets-file", "outdir"] });
-} catch (error) {
-  if (error instanceof UsageError)
-    fail(`${error.message}\nusage: npm run deploy -- --env staging [--secrets-file FILE] [--dry-run]`);
-  throw error;
-}
 const { env, dryRun } = args;
 
 // wrangler's normalized config of each Worker for this environment (offline).

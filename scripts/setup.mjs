@@ -6,35 +6,25 @@
 // creates for a consumer. Everything is looked up first; running it again creates nothing and
 // says what it found. Names come from the environment's section of both wrangler configs.
 import { spawnSync } from "node:child_process";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import {
   createCommand,
   databaseNames,
   envFlag,
-  parseArgs,
   resourcesOf,
   saysAbsent,
   setupPlan,
-  UsageError,
   WORKERS,
 } from "./lib/environments.mjs";
+import { startScript } from "./lib/start.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-// INGEST_WRANGLER: another wrangler executable (the tests use a stand-in for the account).
-const wrangler = process.env.INGEST_WRANGLER ?? join(root, "node_modules", ".bin", "wrangler");
-const fail = (/** @type {string} */ message) => {
-  console.error(`setup: ${message}`);
-  process.exit(1);
-};
-
-let env;
-try {
-  ({ env } = parseArgs(process.argv.slice(2), { allowed: ["env"] }));
-} catch (error) {
-  if (error instanceof UsageError) fail(`${error.message}\nusage: npm run setup -- --env staging`);
-  throw error;
-}
+const { root, wrangler, fail, args } = startScript({
+  name: "setup",
+  usage: "npm run setup -- --env staging",
+  allowed: ["env"],
+  argv: process.argv.slice(2),
+});
+const { env } = args;
 if (env === "development") fail("development runs locally (npm run dev) and needs nothing on an account");
 
 const { unstable_readConfig } = await import("wrangler");
