@@ -434,6 +434,19 @@ export async function operationCosts(ctx) {
   };
 }
 
+/** The R2 calls the cost table shows, in its column order (aborts are a column of their own). */
+const R2_COLUMNS = [
+  "put",
+  "uploadPart",
+  "createMultipartUpload",
+  "completeMultipartUpload",
+  "list",
+  "get",
+  "head",
+  "delete",
+  "deleteKeys",
+];
+
 function report({ total, window, results, quick }) {
   const parts = total / PART_SIZE;
   const perGiB = GiB / total;
@@ -492,17 +505,7 @@ function report({ total, window, results, quick }) {
   });
   const r2Rows = results.map(({ spec, q }) => [
     spec.label,
-    ...[
-      "put",
-      "uploadPart",
-      "createMultipartUpload",
-      "completeMultipartUpload",
-      "list",
-      "get",
-      "head",
-      "delete",
-      "deleteKeys",
-    ].map((name) => q.r2[name] ?? 0),
+    ...R2_COLUMNS.map((name) => q.r2[name] ?? 0),
     q.r2.abortMultipartUpload ?? 0,
   ]);
   const requestRows = results.map(({ spec, q, usage }) => [
@@ -577,19 +580,7 @@ function report({ total, window, results, quick }) {
     "**R2 calls** (both Workers; `resumeMultipartUpload` makes no request and is not counted; `deleteKeys` = keys in those deletes):",
     "",
     table(
-      [
-        "scenario",
-        "put",
-        "uploadPart",
-        "createMultipartUpload",
-        "completeMultipartUpload",
-        "list",
-        "get",
-        "head",
-        "delete calls",
-        "deleteKeys",
-        "abortMultipartUpload",
-      ],
+      ["scenario", ...R2_COLUMNS.map((name) => (name === "delete" ? "delete calls" : name)), "abortMultipartUpload"],
       r2Rows,
     ),
     "",
