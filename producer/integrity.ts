@@ -73,6 +73,32 @@ function lengthMismatchOf(error: unknown, declared: number): ApiError | null {
 }
 
 /**
+ * Reads a small body whole, exactly its declared length: one native read into a buffer one byte
+ * larger than declared, so that a longer body shows without being read on. A body cut off or
+ * shorter than declared is a length error too.
+ */
+export async function readWhole(body: ReadableStream<Uint8Array> | null, declared: number): Promise<Uint8Array> {
+  if (body === null) {
+    if (declared === 0) return new Uint8Array(0);
+    throw bodyTooShort(declared);
+  }
+  const reader = body.getReader({ mode: "byob" });
+  let read: ReadableStreamReadResult<Uint8Array>;
+  try {
+    read = await reader.readAtLeast(declared + 1, new Uint8Array(declared + 1));
+  } catch {
+    throw bodyTooShort(declared);
+  }
+  const bytes = read.value ?? new Uint8Array(0);
+  if (bytes.byteLength > declared) {
+    await reader.cancel().catch(() => undefined);
+    throw bodyTooLong(declared);
+  }
+  if (bytes.byteLength < declared) throw bodyTooShort(declared);
+  return bytes;
+}
+
+/**
  * Without a digest the body is piped natively (above), with no JavaScript per chunk: a JS
  * transform on the body path halves the throughput here. To hash, JavaScript must see the
  * bytes, so it reads them a MiB at a time (BYOB) instead of taking the ~16 KiB chunks the

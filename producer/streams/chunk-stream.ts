@@ -11,6 +11,7 @@ import {
   type AcceptRequest,
   type AcceptResult,
   type PartPlan,
+  type ReadChunk,
   type Refusal,
   refusal,
   type StreamMeta,
@@ -49,6 +50,8 @@ export class ChunkStream extends DurableObject<Env> {
    * rebuilt from the chunk rows when the object wakes up (one pass over the staged chunks).
    */
   private runCache: Run | null = null;
+  /** The meta row as last read or written; undefined: not read since the object woke up. */
+  private metaCache: StreamMeta | null | undefined;
   private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -71,6 +74,7 @@ export class ChunkStream extends DurableObject<Env> {
   /** Registers the stream from its D1 row (idempotent). */
   async init(meta: StreamMeta): Promise<void> {
     this.sql.exec("INSERT OR IGNORE INTO meta (id, json) VALUES (1, ?)", JSON.stringify(meta));
+    this.metaCache = undefined;
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.expiryCheckAt(meta));
   }
 
@@ -81,14 +85,16 @@ export class ChunkStream extends DurableObject<Env> {
   }
 
   /**
-   * Takes one chunk. Refusals are returned (an error crossing RPC loses its class). The body is
-   * read in full before anything is decided; the decision and the write are then one
-   * synchronous transaction, so concurrent sends of the same chunk settle in arrival order.
+   * Takes one chunk. Refusals are returned (an error crossing RPC loses its class). A small chunk
+   * arrives read and hashed; a streamed one is read in full here before anything is decided.
+   * The decision and the write are then one synchronous transaction, so concurrent sends of the
+   * same chunk settle in arrival order.
    */
   async accept(request: AcceptRequest): Promise<AcceptResult> {
+    if (!(request.body instanceof ReadableStream)) return this.store(request, request.body);
     const early = this.check(request);
     if (early !== null) {
-      if (!(request.body instanceof Uint8Array)) await request.body.cancel().catch(() => undefined);
+      await request.body.cancel().catch(() => undefined);
       return early;
     }
     const read = await readChunk(request.body, request.sha256 !== null);
@@ -96,7 +102,11 @@ export class ChunkStream extends DurableObject<Env> {
     if (request.sha256 !== null && read.sha256 !== request.sha256) {
       return refusal(400, "digest_mismatch", "the chunk's SHA-256 does not match its Content-Digest; send it again");
     }
-    return this.ctx.storage.transactionSync((): AcceptResult => {
+    return this.store(request, read);
+  }
+
+  private store(request: AcceptRequest, read: ReadChunk): AcceptResult {
+    return this.transact((): AcceptResult => {
       const refused = this.check(request);
       if (refused !== null) return refused;
       const meta = this.meta() as StreamMeta;
@@ -156,7 +166,7 @@ export class ChunkStream extends DurableObject<Env> {
    */
   commitPart(leaseId: string): PartPlan | null {
     const { plan } = this.hold(leaseId);
-    return this.ctx.storage.transactionSync(() => {
+    return this.transact(() => {
       const meta = this.meta() as StreamMeta;
       const firstWhole = meta.nextChunk;
       Object.assign(meta, advanceCursor(meta, plan, meta.finalChunk, this.sizeOf));
@@ -207,11 +217,12 @@ export class ChunkStream extends DurableObject<Env> {
   /** The upload was aborted (by its client or the sweep) or is gone: drop every byte. */
   async close(): Promise<void> {
     this.lease = null;
-    this.runCache = null;
+    this.forgetCached();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     // Empty tables again, so that later calls find no stream rather than no table.
     this.createTables();
+    this.forgetCached();
   }
 
   /** Writes parts nobody wrote; forgets the stream once it ended; expires it with D1. */
@@ -331,13 +342,33 @@ export class ChunkStream extends DurableObject<Env> {
 
   private readonly sizeOf = (seq: number): number | null => this.row(seq)?.size ?? null;
 
+  /** The meta row, read once per wake-up: every change goes through save(), on this one thread. */
   private meta(): StreamMeta | null {
-    const row = this.sql.exec<{ json: string }>("SELECT json FROM meta WHERE id = 1").toArray()[0];
-    return row === undefined ? null : (JSON.parse(row.json) as StreamMeta);
+    if (this.metaCache === undefined) {
+      const row = this.sql.exec<{ json: string }>("SELECT json FROM meta WHERE id = 1").toArray()[0];
+      this.metaCache = row === undefined ? null : (JSON.parse(row.json) as StreamMeta);
+    }
+    return this.metaCache === null ? null : { ...this.metaCache };
   }
 
   private save(meta: StreamMeta): void {
     this.sql.exec("UPDATE meta SET json = ? WHERE id = 1", JSON.stringify(meta));
+    this.metaCache = { ...meta };
+  }
+
+  /** A storage transaction; one that throws rolls back, and so do the copies kept in memory. */
+  private transact<T>(work: () => T): T {
+    try {
+      return this.ctx.storage.transactionSync(work);
+    } catch (error) {
+      this.forgetCached();
+      throw error;
+    }
+  }
+
+  private forgetCached(): void {
+    this.metaCache = undefined;
+    this.runCache = null;
   }
 
   private expiryCheckAt(meta: StreamMeta): number {

@@ -5,12 +5,13 @@ import { recordUpload } from "../../shared/metrics";
 import type { ChunkStagedResponse } from "../../shared/schemas";
 import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
-import { meterBody } from "../integrity";
+import { digestMismatch, meterBody, readWhole } from "../integrity";
 import type { Bindings } from "../services/bindings";
 import { missingUpload } from "../services/gone";
 import type { ChunkStream } from "./chunk-stream";
 import { flushParts } from "./flush";
-import type { StreamMeta } from "./types";
+import { hashBytes } from "./read-chunk";
+import type { ReadChunk, StreamMeta } from "./types";
 
 export type ChunkStreamStub = DurableObjectStub<ChunkStream>;
 
@@ -28,8 +29,9 @@ export type ObjectChunk = {
 };
 
 /**
- * Chunks up to this size are read whole here and handed to the object as bytes: for a small
- * chunk one RPC argument costs less than a stream between the two. Larger ones stream.
+ * Chunks up to this size are read whole and hashed here and handed to the object as bytes: for
+ * a small chunk one RPC argument costs less than a stream between the two, and the hashing runs
+ * in the Worker (any number of them), not on the stream's one object. Larger ones stream.
  */
 const INLINE_BYTES = 256 * 1024;
 
@@ -77,14 +79,14 @@ export async function ingestChunkViaObject(
 ): Promise<ChunkStagedResponse> {
   const startedAt = Date.now();
   const stub = chunkStreamStub(env, uploadId);
-  const metered = meterBody(chunk.body, chunk.size, false);
-  let body: ReadableStream<Uint8Array> | Uint8Array = metered.stream;
-  if (chunk.size <= INLINE_BYTES) {
-    try {
-      body = new Uint8Array(await new Response(metered.stream).arrayBuffer());
-    } catch (error) {
-      throw metered.lengthError(error) ?? lengthShort(chunk.size);
-    }
+  const metered = chunk.size <= INLINE_BYTES ? null : meterBody(chunk.body, chunk.size, false);
+  let body: ReadableStream<Uint8Array> | ReadChunk;
+  if (metered === null) {
+    // Read and hashed here, so that the object only stores it (and a bad digest never reaches it).
+    body = await hashBytes(await readWhole(chunk.body, chunk.size), chunk.sha256 !== null);
+    if (chunk.sha256 !== null && body.sha256 !== chunk.sha256) throw digestMismatch("chunk");
+  } else {
+    body = metered.stream;
   }
   const result = await stub.accept({
     caller,
@@ -101,8 +103,9 @@ export async function ingestChunkViaObject(
     case "refused":
       throw new ApiError(result.status, result.code, result.message, result.details);
     case "body_failed": {
-      await metered.done.catch(() => undefined);
-      const length = metered.lengthError(new Error(result.message));
+      // Only a streamed body can fail in the object.
+      await metered?.done.catch(() => undefined);
+      const length = metered?.lengthError(new Error(result.message)) ?? null;
       if (length !== null) throw length;
       // A body that ended early reaches the object as a broken stream, whatever the reason.
       if (result.received < chunk.size) throw lengthShort(chunk.size);

@@ -1,9 +1,8 @@
 import { toBase64, toHex } from "../../shared/encoding";
+import type { ReadChunk } from "./types";
 
 /** Rows are at most this big (a Durable Object's SQLite value is at most 2 MB). */
 const ROW_BYTES = 1024 * 1024;
-
-export type ReadChunk = { rows: ArrayBuffer[]; size: number; md5: string; sha256: string | null };
 
 /** Why a body could not be read (the metered body's own message says whether it was its length). */
 export type ReadFailure = { failed: string; received: number };
@@ -14,10 +13,9 @@ export type ReadFailure = { failed: string; received: number };
  * A failure is returned with its message (a metered body fails when it is shorter or longer than declared).
  */
 export async function readChunk(
-  body: ReadableStream<Uint8Array> | Uint8Array,
+  body: ReadableStream<Uint8Array>,
   hashSha256: boolean,
 ): Promise<ReadChunk | ReadFailure> {
-  if (body instanceof Uint8Array) return hashBytes(body, hashSha256);
   const md5 = new crypto.DigestStream("MD5");
   const sha = hashSha256 ? new crypto.DigestStream("SHA-256") : null;
   const md5Writer = md5.getWriter();
@@ -57,8 +55,8 @@ export async function readChunk(
   };
 }
 
-/** A small chunk the Worker read whole already: one row, hashed in one call each. */
-async function hashBytes(bytes: Uint8Array, hashSha256: boolean): Promise<ReadChunk> {
+/** A small chunk read whole already: one row, hashed in one call each. */
+export async function hashBytes(bytes: Uint8Array, hashSha256: boolean): Promise<ReadChunk> {
   const [md5, sha256] = await Promise.all([
     crypto.subtle.digest("MD5", bytes),
     hashSha256 ? crypto.subtle.digest("SHA-256", bytes) : null,

@@ -37,13 +37,20 @@ export type PartPlan = {
   committedBytes: number;
 };
 
+/** A chunk's bytes, read whole and hashed, in rows of at most 1 MiB (one row per chunk up to 1 MiB). */
+export type ReadChunk = { rows: ArrayBuffer[]; size: number; md5: string; sha256: string | null };
+
 export type AcceptRequest = {
   caller: Caller;
   seq: number;
   final: boolean;
+  /** The SHA-256 the client declared (base64), checked here for a streamed body. */
   sha256: string | null;
-  /** Small chunks arrive read whole (one RPC argument is cheaper than a stream); larger ones stream. */
-  body: ReadableStream<Uint8Array> | Uint8Array;
+  /**
+   * Small chunks arrive read, hashed and checked by the Worker (one RPC argument is cheaper
+   * than a stream, and the hashing stays off the object's single thread); larger ones stream.
+   */
+  body: ReadableStream<Uint8Array> | ReadChunk;
   now: number;
 };
 
