@@ -9,7 +9,7 @@ import { warnStagingLeft } from "../../shared/staging";
 import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
 import { digestMismatch, type MeteredBody, meterBody } from "../integrity";
-import { ingestChunkViaObject, objectOrLegacy, recordChunk } from "../streams/ingest";
+import { type Background, ingestChunkViaObject, objectOrLegacy, recordChunk } from "../streams/ingest";
 import type { Bindings } from "./bindings";
 
 export type ChunkBody = {
@@ -43,6 +43,7 @@ export async function ingestChunk(
   caller: Caller,
   uploadId: string,
   chunk: ChunkBody,
+  background: Background,
 ): Promise<ChunkStagedResponse> {
   // An empty chunk can only end a stream: it lets a device that only learns at the end of its
   // data that the stream is over close it without holding back its last chunk.
@@ -51,7 +52,7 @@ export async function ingestChunk(
     throw new ApiError(413, "chunk_too_large", `chunks are at most ${chunk.maxChunkSize} bytes`);
   const startedAt = Date.now();
   const legacy = await objectOrLegacy(env, caller, uploadId);
-  if (legacy === null) return ingestChunkViaObject(env, caller, uploadId, chunk);
+  if (legacy === null) return ingestChunkViaObject(env, caller, uploadId, chunk, background);
   const response = await ingestChunkViaD1(env, caller, uploadId, chunk);
   recordChunk(env, { uploadId, key: legacy.object_key }, "d1", chunk.size, startedAt, response);
   return response;

@@ -1,5 +1,6 @@
 import { type PartsSummary, recordedR2Part, recordIngestedPart, summarizeParts } from "../../shared/db/parts";
 import { fixExpectedParts, getUpload, nextPartSequence, type UploadRow } from "../../shared/db/uploads";
+import { toBase64 } from "../../shared/encoding";
 import { ApiError, errors } from "../../shared/errors";
 import type { PartEvent } from "../../shared/messages";
 import { apiOf, recordUpload } from "../../shared/metrics";
@@ -9,7 +10,8 @@ import type { Bindings } from "./bindings";
 
 export type PartBody = {
   partNumber: number;
-  body: ReadableStream<Uint8Array> | null;
+  /** A request's body, or bytes already in hand (a chunk stream's part, read out of its object). */
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
   /** The declared Content-Length: R2 needs it before it reads the stream. */
   size: number;
   /** The SHA-256 (base64) the client declared in Content-Digest, if any. */
@@ -61,15 +63,25 @@ export async function writePart(
   checkPartSize(part.final ? { ...row, expected_parts: part.partNumber } : row, part.partNumber, part.size);
 
   const r2Part = spareR2Part(row, part.partNumber, await recordedR2Part(env.DB, row.upload_id, part.partNumber));
-  const metered = meterBody(part.body, part.size, part.sha256 !== null);
+  const multipart = env.BUCKET.resumeMultipartUpload(row.object_key, row.r2_upload_id);
   let etag: string;
   let sha256: string | null;
-  try {
-    const multipart = env.BUCKET.resumeMultipartUpload(row.object_key, row.r2_upload_id);
-    etag = (await multipart.uploadPart(r2Part, metered.stream)).etag;
-    ({ sha256 } = await metered.done);
-  } catch (error) {
-    throw metered.lengthError(error) ?? uploadPartError(row, part.partNumber, error);
+  if (part.body instanceof Uint8Array) {
+    // Bytes in hand have their length already: nothing to meter.
+    try {
+      etag = (await multipart.uploadPart(r2Part, part.body)).etag;
+    } catch (error) {
+      throw uploadPartError(row, part.partNumber, error);
+    }
+    sha256 = part.sha256 === null ? null : toBase64(new Uint8Array(await crypto.subtle.digest("SHA-256", part.body)));
+  } else {
+    const metered = meterBody(part.body, part.size, part.sha256 !== null);
+    try {
+      etag = (await multipart.uploadPart(r2Part, metered.stream)).etag;
+      ({ sha256 } = await metered.done);
+    } catch (error) {
+      throw metered.lengthError(error) ?? uploadPartError(row, part.partNumber, error);
+    }
   }
   const uploadedAt = Date.now();
   if (part.sha256 !== null && sha256 !== part.sha256) {

@@ -3,7 +3,7 @@ import { ApiError } from "../../shared/errors";
 import { authorizeUpload } from "../auth/authorize";
 import type { Env } from "../env";
 import { flushParts } from "./flush";
-import { readPart } from "./part-bytes";
+import { readPart, readPartWhole, WHOLE_PART_BYTES } from "./part-bytes";
 import { advanceCursor, expiryToRecord, lastChunkOf, nextPart, type Run } from "./plan";
 import { readChunk } from "./read-chunk";
 import { summarizeChunks } from "./summary";
@@ -91,7 +91,7 @@ export class ChunkStream extends DurableObject<Env> {
    * same chunk settle in arrival order.
    */
   async accept(request: AcceptRequest): Promise<AcceptResult> {
-    if (!(request.body instanceof ReadableStream)) return this.store(request, request.body);
+    if (!(request.body instanceof ReadableStream)) return this.watched(this.store(request, request.body));
     const early = this.check(request);
     if (early !== null) {
       await request.body.cancel().catch(() => undefined);
@@ -102,7 +102,24 @@ export class ChunkStream extends DurableObject<Env> {
     if (request.sha256 !== null && read.sha256 !== request.sha256) {
       return refusal(400, "digest_mismatch", "the chunk's SHA-256 does not match its Content-Digest; send it again");
     }
-    return this.store(request, read);
+    return this.watched(this.store(request, read));
+  }
+
+  /** An answer that hands out a part to write: the alarm watches over the lease. */
+  private async watched(result: AcceptResult): Promise<AcceptResult> {
+    if (result.kind === "accepted" && result.part !== null) await this.watchLease();
+    return result;
+  }
+
+  /**
+   * Whoever holds the lease writes its part after answering its client; if that work stops
+   * (its time ran out, its isolate went), the lease runs out and the alarm writes the part.
+   */
+  private async watchLease(): Promise<void> {
+    if (this.lease === null) return;
+    const due = this.lease.until + 1_000;
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null || alarm > due) await this.ctx.storage.setAlarm(due);
   }
 
   private store(request: AcceptRequest, read: ReadChunk): AcceptResult {
@@ -155,18 +172,19 @@ export class ChunkStream extends DurableObject<Env> {
     this.save(meta);
   }
 
-  /** The bytes of the leased part, in order, read from storage as they are pulled. */
-  partBytes(leaseId: string): ReadableStream<Uint8Array> {
-    return readPart(this.sql, this.hold(leaseId).plan);
+  /** The bytes of the leased part, in order: whole, or for a large part read as they are pulled. */
+  partBytes(leaseId: string): Uint8Array | ReadableStream<Uint8Array> {
+    const { plan } = this.hold(leaseId);
+    return plan.size <= WHOLE_PART_BYTES ? readPartWhole(this.sql, plan) : readPart(this.sql, plan);
   }
 
   /**
    * The leased part is written and recorded: its chunks' bytes go, the cursor moves past it.
    * Returns the next part's plan under the same lease when another is ready, else frees the lease.
    */
-  commitPart(leaseId: string): PartPlan | null {
+  async commitPart(leaseId: string): Promise<PartPlan | null> {
     const { plan } = this.hold(leaseId);
-    return this.transact(() => {
+    const next = this.transact(() => {
       const meta = this.meta() as StreamMeta;
       const firstWhole = meta.nextChunk;
       Object.assign(meta, advanceCursor(meta, plan, meta.finalChunk, this.sizeOf));
@@ -186,6 +204,8 @@ export class ChunkStream extends DurableObject<Env> {
       this.lease = null;
       return this.takePlan(meta, Date.now());
     });
+    if (next !== null) await this.watchLease();
+    return next;
   }
 
   /**
@@ -248,9 +268,11 @@ export class ChunkStream extends DurableObject<Env> {
       return;
     }
     // Unless flushing asked for a sooner alarm (more parts, or a retry), wake at the expiry, and
-    // past it once a minute (the consumer's sweep runs every minute).
+    // past it once a minute (the consumer's sweep runs every minute); sooner if somebody else
+    // holds a lease, in case its writer stops.
     if ((await this.ctx.storage.getAlarm()) === null) {
-      await this.ctx.storage.setAlarm(Math.max(this.expiryCheckAt(after), now + 60_000));
+      const expiry = Math.max(this.expiryCheckAt(after), now + 60_000);
+      await this.ctx.storage.setAlarm(this.lease === null ? expiry : Math.min(expiry, this.lease.until + 1_000));
     }
   }
 

@@ -7,16 +7,22 @@ import type { Bindings } from "../services/bindings";
 import { recordPart, writePart } from "../services/ingest-part";
 import type { PartPlan } from "./types";
 
+type PartBytes = Uint8Array | ReadableStream<Uint8Array>;
+
 /** Where the bytes of the parts come from: the stream's object, through its stub or itself. */
 export type PartSource = {
-  partBytes(lease: string): ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>;
+  partBytes(lease: string): PartBytes | Promise<PartBytes>;
   commitPart(lease: string): PartPlan | null | Promise<PartPlan | null>;
   abandon(lease: string, why: "budget" | "failed"): Promise<void>;
   ended(): Promise<void>;
 };
 
-/** Parts one request writes at most; the rest are left to the next request or the object's alarm. */
+/**
+ * Parts one request writes at most, and bytes (at least one part): a request's background work
+ * has about 30 s after its answer. The rest is left to the next request or the object's alarm.
+ */
 export const PARTS_PER_REQUEST = 4;
+export const PART_BYTES_PER_REQUEST = 64 * 1024 * 1024;
 
 /**
  * Writes ready parts of a stream into its R2 multipart upload and records each like any other
@@ -24,7 +30,8 @@ export const PARTS_PER_REQUEST = 4;
  * The last part fixes the part count first, so the consumer completes once it is tallied; an
  * empty last chunk on a part boundary leaves no part to write, so the upload completes here.
  * A failure frees the lease and leaves the part to the object's alarm: the chunk that asked is
- * stored either way.
+ * stored either way. It runs after the answer, where nobody could catch an error: it rejects
+ * only when completing inline (the alarm's case) fails, and the alarm then runs again.
  */
 export async function flushParts(
   env: Bindings,
@@ -41,31 +48,43 @@ export async function flushParts(
 ): Promise<void> {
   const { uploadId } = stream;
   let plan: PartPlan | null = first;
-  for (let written = 0; plan !== null; written++) {
-    if (written >= budget) {
-      await source.abandon(plan.lease, "budget");
+  const deferred = async (partNumber: number, error: unknown, lease: string, why: "budget" | "failed") => {
+    console.warn(
+      JSON.stringify({
+        event: "stream_part_deferred",
+        uploadId,
+        key: stream.key,
+        partNumber,
+        code: codeOf(error),
+        error: errorMessage(error),
+      }),
+    );
+    // Unless the object is unreachable too; then its lease runs out and its alarm takes over.
+    await source.abandon(lease, why).catch(() => undefined);
+  };
+  for (let written = 0, bytes = 0; plan !== null; written++) {
+    if (written >= budget || (written > 0 && bytes + plan.size > PART_BYTES_PER_REQUEST)) {
+      await source.abandon(plan.lease, "budget").catch(() => undefined);
       return;
     }
+    const current: PartPlan = plan;
     try {
-      await writeOne(env, source, uploadId, plan);
+      await writeOne(env, source, uploadId, current);
     } catch (error) {
-      console.warn(
-        JSON.stringify({
-          event: "stream_part_deferred",
-          uploadId,
-          key: stream.key,
-          partNumber: plan.partNumber,
-          code: codeOf(error),
-          error: errorMessage(error),
-        }),
-      );
-      await source.abandon(plan.lease, "failed");
+      await deferred(current.partNumber, error, current.lease, "failed");
       return;
     }
-    const last: boolean = plan.last;
-    plan = await source.commitPart(plan.lease);
-    if (last) {
-      await source.ended();
+    bytes += current.size;
+    try {
+      plan = await source.commitPart(current.lease);
+    } catch (error) {
+      // The part is in R2 and D1; writing it again under a new lease is harmless.
+      await deferred(current.partNumber, error, current.lease, "failed");
+      return;
+    }
+    if (current.last) {
+      // Unheard, the object forgets the ended stream at its next alarm instead.
+      await source.ended().catch(() => undefined);
       if (completeInline) await completeNow(env, uploadId, Date.now());
     }
   }

@@ -15,6 +15,9 @@ import type { ReadChunk, StreamMeta } from "./types";
 
 export type ChunkStreamStub = DurableObjectStub<ChunkStream>;
 
+/** Work that goes on after the response (the execution context's waitUntil). */
+export type Background = (work: Promise<unknown>) => void;
+
 /** The Durable Object of one chunk stream, named by the upload id. */
 export function chunkStreamStub(env: Pick<Bindings, "CHUNK_STREAMS">, uploadId: string): ChunkStreamStub {
   return env.CHUNK_STREAMS.getByName(uploadId);
@@ -67,8 +70,8 @@ export async function objectOrLegacy(env: Bindings, caller: Caller, uploadId: st
 
 /**
  * One chunk through the stream's object: stored there (one durable write, no D1 statement and no
- * queue message of its own), then, when it completed a part's worth of contiguous bytes, the
- * part is written and recorded here. D1 hears of the stream's activity once per half stale
+ * queue message of its own); when it completed a part's worth of contiguous bytes, the part is
+ * written and recorded in the background. D1 hears of the stream's activity once per half stale
  * window; if D1 says the upload is no longer open (the sweep took it), the object forgets it.
  */
 export async function ingestChunkViaObject(
@@ -76,6 +79,7 @@ export async function ingestChunkViaObject(
   caller: Caller,
   uploadId: string,
   chunk: ObjectChunk,
+  background: Background,
 ): Promise<ChunkStagedResponse> {
   const startedAt = Date.now();
   const stub = chunkStreamStub(env, uploadId);
@@ -120,12 +124,14 @@ export async function ingestChunkViaObject(
     }
     await stub.touched(result.touchD1);
   }
-  if (result.part !== null) await flushParts(env, stub, { uploadId, key: result.key }, result.part);
+  // The chunk is stored: its answer does not wait for the part it completed, which is written
+  // after the response (and, should that stop, by the object's alarm).
+  if (result.part !== null) background(flushParts(env, stub, { uploadId, key: result.key }, result.part));
   recordChunk(env, { uploadId, key: result.key }, "object", chunk.size, startedAt, result.response);
   return result.response;
 }
 
-/** A chunk's data point; its ms include writing any part the chunk completed. */
+/** A chunk's data point; its ms end with the answer (a part it completed is written after). */
 export function recordChunk(
   env: Pick<Bindings, "METRICS">,
   upload: { uploadId: string; key: string },

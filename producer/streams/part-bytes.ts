@@ -4,15 +4,56 @@ import type { PartPlan } from "./types";
 const PULL_BYTES = 1024 * 1024;
 
 /**
- * A part's bytes as a stream, read from the object's chunk rows (and the overflow rows of chunks
- * over 1 MiB) as it is pulled. Each pull hands over up to PULL_BYTES however small the chunks
- * are: every piece crossing to the Worker is a hop of its own, and a 5 MiB part of 4 KiB chunks
- * would otherwise be 1,280 of them.
+ * Parts up to this size leave the object as one byte array (one RPC answer, well under its
+ * 32 MiB limit) rather than as a stream: pumping a stream between the object and the Worker, then
+ * metering it into R2, cost ~80 ms of runtime CPU per 5 MiB part locally (docs/performance.md).
  */
-export function readPart(sql: SqlStorage, plan: Pick<PartPlan, "firstChunk" | "firstOffset" | "size">) {
-  let seq = plan.firstChunk;
-  // Where in chunk `seq` the part's next byte is: a chunk can straddle two pulls.
-  let offset = plan.firstOffset;
+export const WHOLE_PART_BYTES = 16 * 1024 * 1024;
+
+type Span = Pick<PartPlan, "firstChunk" | "firstOffset" | "size">;
+/** Where the part's next byte is: chunk `seq` at `offset` (a chunk can straddle two reads). */
+type Cursor = { seq: number; offset: number };
+
+/** Fills `out` from the chunk rows (and the overflow rows of chunks over 1 MiB) at the cursor. */
+function fill(sql: SqlStorage, cursor: Cursor, out: Uint8Array): void {
+  let filled = 0;
+  while (filled < out.byteLength) {
+    const pieces = [
+      ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM chunks WHERE seq = ?", cursor.seq),
+      ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM overflow WHERE seq = ? ORDER BY idx", cursor.seq),
+    ].map(({ bytes }) => new Uint8Array(bytes));
+    if (pieces.length === 0) throw new Error(`chunk ${cursor.seq} of a leased part is missing`);
+    let start = 0;
+    for (const piece of pieces) {
+      const from = cursor.offset - start;
+      start += piece.byteLength;
+      if (from >= piece.byteLength || filled === out.byteLength) continue;
+      const take = Math.min(out.byteLength - filled, piece.byteLength - from);
+      out.set(piece.subarray(from, from + take), filled);
+      filled += take;
+      cursor.offset += take;
+    }
+    if (cursor.offset >= start) {
+      cursor.seq++;
+      cursor.offset = 0;
+    }
+  }
+}
+
+/** A part's bytes, all at once (parts up to WHOLE_PART_BYTES). */
+export function readPartWhole(sql: SqlStorage, plan: Span): Uint8Array {
+  const out = new Uint8Array(plan.size);
+  fill(sql, { seq: plan.firstChunk, offset: plan.firstOffset }, out);
+  return out;
+}
+
+/**
+ * A part's bytes as a stream, read from storage as it is pulled. Each pull hands over up to
+ * PULL_BYTES however small the chunks are: every piece crossing to the Worker is a hop of its
+ * own, and a 5 MiB part of 4 KiB chunks would otherwise be 1,280 of them.
+ */
+export function readPart(sql: SqlStorage, plan: Span): ReadableStream<Uint8Array> {
+  const cursor: Cursor = { seq: plan.firstChunk, offset: plan.firstOffset };
   let left = plan.size;
   return new ReadableStream<Uint8Array>({
     pull(controller) {
@@ -21,29 +62,8 @@ export function readPart(sql: SqlStorage, plan: Pick<PartPlan, "firstChunk" | "f
         return;
       }
       const out = new Uint8Array(Math.min(left, PULL_BYTES));
-      let filled = 0;
-      while (filled < out.byteLength) {
-        const pieces = [
-          ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM chunks WHERE seq = ?", seq),
-          ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM overflow WHERE seq = ? ORDER BY idx", seq),
-        ].map(({ bytes }) => new Uint8Array(bytes));
-        if (pieces.length === 0) throw new Error(`chunk ${seq} of a leased part is missing`);
-        let start = 0;
-        for (const piece of pieces) {
-          const from = offset - start;
-          start += piece.byteLength;
-          if (from >= piece.byteLength || filled === out.byteLength) continue;
-          const take = Math.min(out.byteLength - filled, piece.byteLength - from);
-          out.set(piece.subarray(from, from + take), filled);
-          filled += take;
-          offset += take;
-        }
-        if (offset >= start) {
-          seq++;
-          offset = 0;
-        }
-      }
-      left -= filled;
+      fill(sql, cursor, out);
+      left -= out.byteLength;
       controller.enqueue(out);
     },
   });

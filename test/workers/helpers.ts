@@ -7,6 +7,7 @@ import {
   type QueueResult,
   runDurableObjectAlarm,
   runInDurableObject,
+  waitOnExecutionContext,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
@@ -160,7 +161,12 @@ export class Pipeline {
     if (this.credential !== null && !request.headers.has("authorization")) {
       request.headers.set("authorization", `Bearer ${this.credential}`);
     }
-    return producer.fetch(request, this.producerEnv, createExecutionContext());
+    const context = createExecutionContext();
+    const response = await producer.fetch(request, this.producerEnv, context);
+    // What a request leaves running after its answer (a part a chunk completed) is done before a
+    // test looks at the state.
+    await waitOnExecutionContext(context);
+    return response;
   }
 
   async json<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T; headers: Headers }> {

@@ -1,6 +1,7 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { hashBytes } from "../../producer/streams/read-chunk";
 import { countRoundTrips, probeBucket, r2Error } from "./faults";
 import { bytes, captureLogs, concat, MiB, objectBytes, PART, Pipeline, sha256 } from "./helpers";
 import { createStream, D1_STORE, objectSha256, partSizes, sha256Of, stagedKeys } from "./stream-helpers";
@@ -81,6 +82,60 @@ describe("chunk streams held by a Durable Object", () => {
     await pipeline.settle();
     expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
     expect(await partSizes(upload.uploadId)).toEqual([PART, 1000]);
+    expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
+  });
+
+  it("has the object's alarm write a part whose writer stopped, once its lease ran out", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "object/stranded.bin");
+    const chunks = [bytes(1000, 1), bytes(PART, 2), bytes(500, 3)];
+    expect((await pipeline.putChunk(upload.uploadId, 1, chunks[0]!)).status).toBe(200);
+    // What the Worker does for chunk 2, but not the part write it would start after answering.
+    const stub = env.CHUNK_STREAMS.getByName(upload.uploadId);
+    const accepted = await stub.accept({
+      caller: { kind: "anonymous" },
+      seq: 2,
+      final: false,
+      sha256: null,
+      body: await hashBytes(chunks[1]!, false),
+      now: Date.now(),
+    });
+    expect(accepted).toMatchObject({ kind: "accepted", part: { partNumber: 1, size: PART } });
+    // The alarm is due when the lease runs out (two minutes), not at the stream's expiry a day on.
+    const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+    expect(alarm as number).toBeLessThanOrEqual(Date.now() + 121_000);
+
+    // Two minutes later nobody has written it: the lease ran out, and the alarm writes the part.
+    await runInDurableObject(stub, (instance) => {
+      (instance as unknown as { lease: { until: number } }).lease.until = Date.now() - 1;
+    });
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await partSizes(upload.uploadId)).toEqual([PART]);
+    expect((await pipeline.status(upload.uploadId)).stream).toMatchObject({
+      committedBytes: PART,
+      committedThrough: 1,
+    });
+
+    expect((await pipeline.putChunk(upload.uploadId, 3, chunks[2]!, { final: true })).status).toBe(200);
+    await pipeline.settle();
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
+  });
+
+  it("streams a part too large to hand over whole out of the object, byte for byte", async () => {
+    const pipeline = new Pipeline();
+    const partSize = 17 * MiB;
+    const upload = await createStream(pipeline, "object/large-part.bin", { partSize });
+    // Chunks over 1 MiB span several rows; the part ends inside the third one.
+    const chunks = [bytes(6 * MiB + 7, 1), bytes(6 * MiB, 2), bytes(6 * MiB - 3, 3), bytes(1000, 4)];
+    for (const [index, chunk] of chunks.entries()) {
+      const final = index === chunks.length - 1;
+      expect((await pipeline.putChunk(upload.uploadId, index + 1, chunk, { final })).status).toBe(200);
+    }
+    await pipeline.settle();
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await partSizes(upload.uploadId)).toEqual([partSize, 18 * MiB + 1004 - partSize]);
     expect(await objectSha256(upload.key)).toBe(await sha256Of(chunks));
   });
 

@@ -33,14 +33,20 @@ export const putChunk = defineRoute(
   },
   async (c, { params, query, headers, caller }) => {
     authorizeUploadId(caller, params.uploadId);
-    const staged = await ingestChunk(c.env, caller, params.uploadId, {
-      seq: params.seq,
-      body: c.req.raw.body,
-      size: requireLength(headers["content-length"]),
-      sha256: declaredSha256(c.req.raw),
-      final: query.final ?? false,
-      maxChunkSize: config(c.env).maxPartSize,
-    });
+    const staged = await ingestChunk(
+      c.env,
+      caller,
+      params.uploadId,
+      {
+        seq: params.seq,
+        body: c.req.raw.body,
+        size: requireLength(headers["content-length"]),
+        sha256: declaredSha256(c.req.raw),
+        final: query.final ?? false,
+        maxChunkSize: config(c.env).maxPartSize,
+      },
+      (work) => c.executionCtx.waitUntil(work),
+    );
     return c.json(staged);
   },
 );
