@@ -14,15 +14,28 @@ type Span = Pick<PartPlan, "firstChunk" | "firstOffset" | "size">;
 /** Where the part's next byte is: chunk `seq` at `offset` (a chunk can straddle two reads). */
 type Cursor = { seq: number; offset: number };
 
-/** Fills `out` from the chunk rows (and the overflow rows of chunks over 1 MiB) at the cursor. */
+/**
+ * Fills `out` from the chunk rows at the cursor, in one ordered scan (a 5 MiB part of 4 KiB
+ * chunks is 1,280 rows); the overflow rows are read only for the chunks over 1 MiB that have them.
+ */
 function fill(sql: SqlStorage, cursor: Cursor, out: Uint8Array): void {
+  if (out.byteLength === 0) return;
   let filled = 0;
-  while (filled < out.byteLength) {
-    const pieces = [
-      ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM chunks WHERE seq = ?", cursor.seq),
-      ...sql.exec<{ bytes: ArrayBuffer }>("SELECT bytes FROM overflow WHERE seq = ? ORDER BY idx", cursor.seq),
-    ].map(({ bytes }) => new Uint8Array(bytes));
-    if (pieces.length === 0) throw new Error(`chunk ${cursor.seq} of a leased part is missing`);
+  const rows = sql.exec<{ seq: number; size: number; bytes: ArrayBuffer }>(
+    "SELECT seq, size, bytes FROM chunks WHERE seq >= ? ORDER BY seq",
+    cursor.seq,
+  );
+  for (const row of rows) {
+    if (row.seq !== cursor.seq) break;
+    const pieces = [new Uint8Array(row.bytes)];
+    if (row.size > row.bytes.byteLength) {
+      for (const more of sql.exec<{ bytes: ArrayBuffer }>(
+        "SELECT bytes FROM overflow WHERE seq = ? ORDER BY idx",
+        row.seq,
+      )) {
+        pieces.push(new Uint8Array(more.bytes));
+      }
+    }
     let start = 0;
     for (const piece of pieces) {
       const from = cursor.offset - start;
@@ -37,7 +50,9 @@ function fill(sql: SqlStorage, cursor: Cursor, out: Uint8Array): void {
       cursor.seq++;
       cursor.offset = 0;
     }
+    if (filled === out.byteLength) return;
   }
+  throw new Error(`chunk ${cursor.seq} of a leased part is missing`);
 }
 
 /** A part's bytes, all at once (parts up to WHOLE_PART_BYTES). */
