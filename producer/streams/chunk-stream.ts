@@ -1,12 +1,12 @@
 import { DurableObject } from "cloudflare:workers";
+import { getUpload } from "../../shared/db/uploads";
 import { ApiError } from "../../shared/errors";
 import { authorizeUpload } from "../auth/authorize";
 import type { Env } from "../env";
 import { flushParts } from "./flush";
-import { readPart, readPartWhole, WHOLE_PART_BYTES } from "./part-bytes";
-import { advanceCursor, expiryToRecord, lastChunkOf, nextPart, type Run } from "./plan";
+import { advanceCursor, expiryToRecord, lastChunkOf, nextPart } from "./plan";
 import { readChunk } from "./read-chunk";
-import { summarizeChunks } from "./summary";
+import { StreamRows } from "./stream-rows";
 import {
   type AcceptRequest,
   type AcceptResult,
@@ -26,7 +26,6 @@ const RETRY_MAX_MS = 60_000;
 /** An ended stream keeps its summary this long, for status reads, then forgets everything. */
 const ENDED_KEEP_MS = 10 * 60_000;
 
-type ChunkRow = { seq: number; size: number; md5: string; sha256: string | null; committed: number };
 /** `lastChunk`: the part's last chunk, found once when the plan is made (its chunks cannot change). */
 type Lease = { id: string; until: number; plan: PartPlan; lastChunk: number };
 
@@ -45,42 +44,22 @@ type Lease = { id: string; until: number; plan: PartPlan; lastChunk: number };
  */
 export class ChunkStream extends DurableObject<Env> {
   private lease: Lease | null = null;
-  /**
-   * Kept in memory, not in the meta row, so that a chunk costs one row write (the chunk's own):
-   * rebuilt from the chunk rows when the object wakes up (one pass over the staged chunks).
-   */
-  private runCache: Run | null = null;
-  /** The meta row as last read or written; undefined: not read since the object woke up. */
-  private metaCache: StreamMeta | null | undefined;
-  private readonly sql: SqlStorage;
+  private readonly rows: StreamRows;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.createTables();
-  }
-
-  private createTables(): void {
-    this.sql.exec("CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL)");
-    // committed = 1: the chunk's bytes are in a written part (bytes dropped, the digest kept).
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS chunks (seq INTEGER PRIMARY KEY, size INTEGER NOT NULL,
-      md5 TEXT NOT NULL, sha256 TEXT, committed INTEGER NOT NULL DEFAULT 0, bytes BLOB)`);
-    // Bytes of chunks over one row: row 0 is chunks.bytes, rows 1.. live here.
-    this.sql.exec(
-      "CREATE TABLE IF NOT EXISTS overflow (seq INTEGER NOT NULL, idx INTEGER NOT NULL, bytes BLOB NOT NULL, PRIMARY KEY (seq, idx))",
-    );
+    this.rows = new StreamRows(ctx.storage);
   }
 
   /** Registers the stream from its D1 row (idempotent). */
   async init(meta: StreamMeta): Promise<void> {
-    this.sql.exec("INSERT OR IGNORE INTO meta (id, json) VALUES (1, ?)", JSON.stringify(meta));
-    this.metaCache = undefined;
+    this.rows.register(meta);
     if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.expiryCheckAt(meta));
   }
 
   /** Whether the stream is registered here; null: never was, or it ended and was forgotten. */
   describe(): { state: StreamMeta["state"] } | null {
-    const meta = this.meta();
+    const meta = this.rows.meta();
     return meta === null ? null : { state: meta.state };
   }
 
@@ -123,12 +102,12 @@ export class ChunkStream extends DurableObject<Env> {
   }
 
   private store(request: AcceptRequest, read: ReadChunk): AcceptResult {
-    return this.transact((): AcceptResult => {
+    return this.rows.transact((): AcceptResult => {
       const refused = this.check(request);
       if (refused !== null) return refused;
-      const meta = this.meta() as StreamMeta;
+      const meta = this.rows.meta() as StreamMeta;
       const { seq, final } = request;
-      const earlier = this.row(seq);
+      const earlier = this.rows.row(seq);
       if (meta.state !== "open" && (earlier?.md5 !== read.md5 || earlier?.size !== read.size)) return notOpen();
       const response = { sequence: seq, size: read.size, md5: read.md5, final: final || meta.finalChunk === seq };
       // Written into a part (wholly, partly, or being written now): only the same bytes are fine.
@@ -141,24 +120,12 @@ export class ChunkStream extends DurableObject<Env> {
       }
       const duplicate = earlier !== null && earlier.md5 === read.md5 && earlier.size === read.size;
       if (!duplicate) {
-        this.sql.exec("DELETE FROM overflow WHERE seq = ?", seq);
-        const [first, ...rest] = read.rows;
-        this.sql.exec(
-          "INSERT OR REPLACE INTO chunks (seq, size, md5, sha256, committed, bytes) VALUES (?, ?, ?, ?, 0, ?)",
-          seq,
-          read.size,
-          read.md5,
-          read.sha256,
-          first ?? new ArrayBuffer(0),
-        );
-        rest.forEach((bytes, index) => {
-          this.sql.exec("INSERT INTO overflow (seq, idx, bytes) VALUES (?, ?, ?)", seq, index + 1, bytes);
-        });
-        this.extendRun(meta, seq, read.size - (earlier?.size ?? 0), earlier !== null);
+        this.rows.storeChunk(seq, read);
+        this.rows.extendRun(meta, seq, read.size - (earlier?.size ?? 0), earlier !== null);
       }
       if (final && meta.finalChunk !== seq) {
         meta.finalChunk = seq;
-        this.save(meta);
+        this.rows.save(meta);
       }
       return { kind: "accepted", response: { ...response, duplicate }, ...this.afterAccept(meta, request.now) };
     });
@@ -166,16 +133,15 @@ export class ChunkStream extends DurableObject<Env> {
 
   /** D1 was told of the stream's activity up to `expiresAt`. */
   touched(expiresAt: number): void {
-    const meta = this.meta();
+    const meta = this.rows.meta();
     if (meta === null) return;
     meta.d1ExpiresAt = Math.max(meta.d1ExpiresAt, expiresAt);
-    this.save(meta);
+    this.rows.save(meta);
   }
 
   /** The bytes of the leased part, in order: whole, or for a large part read as they are pulled. */
   partBytes(leaseId: string): Uint8Array | ReadableStream<Uint8Array> {
-    const { plan } = this.hold(leaseId);
-    return plan.size <= WHOLE_PART_BYTES ? readPartWhole(this.sql, plan) : readPart(this.sql, plan);
+    return this.rows.partBytes(this.hold(leaseId).plan);
   }
 
   /**
@@ -184,23 +150,17 @@ export class ChunkStream extends DurableObject<Env> {
    */
   async commitPart(leaseId: string): Promise<PartPlan | null> {
     const { plan } = this.hold(leaseId);
-    const next = this.transact(() => {
-      const meta = this.meta() as StreamMeta;
+    const next = this.rows.transact(() => {
+      const meta = this.rows.meta() as StreamMeta;
       const firstWhole = meta.nextChunk;
-      Object.assign(meta, advanceCursor(meta, plan, meta.finalChunk, this.sizeOf));
-      // Chunks wholly in the part keep their digests (re-sends are checked against them), not their bytes.
-      this.sql.exec(
-        "UPDATE chunks SET committed = 1, bytes = NULL WHERE seq >= ? AND seq < ?",
-        firstWhole,
-        meta.nextChunk,
-      );
-      this.sql.exec("DELETE FROM overflow WHERE seq >= ? AND seq < ?", firstWhole, meta.nextChunk);
+      Object.assign(meta, advanceCursor(meta, plan, meta.finalChunk, this.rows.sizeOf));
+      this.rows.commitChunks(firstWhole, meta.nextChunk);
       meta.nextPart = plan.partNumber + 1;
       meta.retries = 0;
       meta.committedBytes += plan.size;
-      this.run(meta).bytes -= plan.size;
+      this.rows.run(meta).bytes -= plan.size;
       if (plan.last) meta.state = "ended";
-      this.save(meta);
+      this.rows.save(meta);
       this.lease = null;
       return this.takePlan(meta, Date.now());
     });
@@ -215,10 +175,10 @@ export class ChunkStream extends DurableObject<Env> {
   async abandon(leaseId: string, why: "budget" | "failed"): Promise<void> {
     if (this.lease?.id !== leaseId) return;
     this.lease = null;
-    const meta = this.meta();
+    const meta = this.rows.meta();
     if (meta === null) return;
     const retries = why === "failed" ? (meta.retries ?? 0) + 1 : 0;
-    this.save({ ...meta, retries });
+    this.rows.save({ ...meta, retries });
     const delay = retries === 0 ? 0 : Math.min(RETRY_MAX_MS, RETRY_MS * 2 ** (retries - 1));
     await this.ctx.storage.setAlarm(Date.now() + delay);
   }
@@ -230,24 +190,19 @@ export class ChunkStream extends DurableObject<Env> {
 
   /** What the status reports of the chunks. */
   summary(): StreamSummary | null {
-    const meta = this.meta();
-    return meta === null ? null : summarizeChunks(this.sql, meta, this.run(meta).through);
+    const meta = this.rows.meta();
+    return meta === null ? null : this.rows.summary(meta);
   }
 
   /** The upload was aborted (by its client or the sweep) or is gone: drop every byte. */
   async close(): Promise<void> {
     this.lease = null;
-    this.forgetCached();
-    await this.ctx.storage.deleteAlarm();
-    await this.ctx.storage.deleteAll();
-    // Empty tables again, so that later calls find no stream rather than no table.
-    this.createTables();
-    this.forgetCached();
+    await this.rows.clear();
   }
 
   /** Writes parts nobody wrote; forgets the stream once it ended; expires it with D1. */
   override async alarm(): Promise<void> {
-    const meta = this.meta();
+    const meta = this.rows.meta();
     if (meta === null) return;
     const now = Date.now();
     if (meta.state === "ended") {
@@ -257,12 +212,10 @@ export class ChunkStream extends DurableObject<Env> {
     const plan = this.takePlan(meta, now);
     // A part that fails frees the lease and sets the next alarm (abandon): nothing to rethrow.
     if (plan !== null) await flushParts(this.env, this, meta, plan, true);
-    const after = this.meta();
+    const after = this.rows.meta();
     if (after === null || after.state === "ended") return;
     // The sweep or a client may have ended the upload in D1 (alarms are rare: one D1 read).
-    const row = await this.env.DB.prepare("SELECT state FROM uploads WHERE upload_id = ?1")
-      .bind(after.uploadId)
-      .first<{ state: string }>();
+    const row = await getUpload(this.env.DB, after.uploadId);
     if (row === null || row.state !== "open") {
       await this.close();
       return;
@@ -277,7 +230,7 @@ export class ChunkStream extends DurableObject<Env> {
   }
 
   private check(request: AcceptRequest): Refusal | { kind: "unknown" } | null {
-    const meta = this.meta();
+    const meta = this.rows.meta();
     if (meta === null) return { kind: "unknown" };
     try {
       authorizeUpload(request.caller, { upload_id: meta.uploadId, object_key: meta.key });
@@ -288,7 +241,7 @@ export class ChunkStream extends DurableObject<Env> {
     const { seq, final } = request;
     // An ended stream still answers a re-sent chunk it holds (its device may have lost the
     // answer): the same bytes are a duplicate, anything else is refused after the read.
-    if (meta.state !== "open" && this.row(seq)?.committed !== 1) return notOpen();
+    if (meta.state !== "open" && this.rows.row(seq)?.committed !== 1) return notOpen();
     if (meta.finalChunk !== null && seq > meta.finalChunk) {
       return refusal(409, "beyond_final_chunk", `chunk ${meta.finalChunk} was marked final; ${seq} is beyond it`);
     }
@@ -296,25 +249,11 @@ export class ChunkStream extends DurableObject<Env> {
       return refusal(409, "final_conflict", `chunk ${meta.finalChunk} is already marked final`);
     }
     if (final) {
-      const highest = this.sql.exec<{ h: number }>("SELECT coalesce(max(seq), 0) AS h FROM chunks").one().h;
+      const highest = this.rows.highestSeq();
       if (highest > seq)
         return refusal(409, "final_conflict", `chunk ${highest} was received, so ${seq} cannot be final`);
     }
     return null;
-  }
-
-  /** Moves the contiguous run (chunks from the cursor with no gap) after chunk `seq` changed. */
-  private extendRun(meta: StreamMeta, seq: number, delta: number, replaced: boolean): void {
-    const run = this.run(meta);
-    if (seq <= run.through) {
-      if (replaced) run.bytes += delta;
-      return;
-    }
-    if (seq !== run.through + 1) return;
-    for (let next = this.row(seq); next !== null; next = this.row(run.through + 1)) {
-      run.through = next.seq;
-      run.bytes += next.size;
-    }
   }
 
   /** After an accepted chunk: whether D1 should hear of the activity, and the part to write now. */
@@ -326,7 +265,7 @@ export class ChunkStream extends DurableObject<Env> {
   private takePlan(meta: StreamMeta, now: number): PartPlan | null {
     if (meta.state !== "open") return null;
     if (this.lease !== null && this.lease.until > now) return null;
-    const next = nextPart(meta, this.run(meta));
+    const next = nextPart(meta, this.rows.run(meta));
     if (next === null) return null;
     const plan: PartPlan = {
       lease: crypto.randomUUID(),
@@ -338,7 +277,7 @@ export class ChunkStream extends DurableObject<Env> {
       finalChunk: meta.finalChunk,
       committedBytes: meta.committedBytes + next.size,
     };
-    this.lease = { id: plan.lease, until: now + LEASE_MS, plan, lastChunk: lastChunkOf(plan, this.sizeOf) };
+    this.lease = { id: plan.lease, until: now + LEASE_MS, plan, lastChunk: lastChunkOf(plan, this.rows.sizeOf) };
     return plan;
   }
 
@@ -355,59 +294,8 @@ export class ChunkStream extends DurableObject<Env> {
     return this.lease;
   }
 
-  private row(seq: number): ChunkRow | null {
-    return (
-      this.sql.exec<ChunkRow>("SELECT seq, size, md5, sha256, committed FROM chunks WHERE seq = ?", seq).toArray()[0] ??
-      null
-    );
-  }
-
-  private readonly sizeOf = (seq: number): number | null => this.row(seq)?.size ?? null;
-
-  /** The meta row, read once per wake-up: every change goes through save(), on this one thread. */
-  private meta(): StreamMeta | null {
-    if (this.metaCache === undefined) {
-      const row = this.sql.exec<{ json: string }>("SELECT json FROM meta WHERE id = 1").toArray()[0];
-      this.metaCache = row === undefined ? null : (JSON.parse(row.json) as StreamMeta);
-    }
-    return this.metaCache === null ? null : { ...this.metaCache };
-  }
-
-  private save(meta: StreamMeta): void {
-    this.sql.exec("UPDATE meta SET json = ? WHERE id = 1", JSON.stringify(meta));
-    this.metaCache = { ...meta };
-  }
-
-  /** A storage transaction; one that throws rolls back, and so do the copies kept in memory. */
-  private transact<T>(work: () => T): T {
-    try {
-      return this.ctx.storage.transactionSync(work);
-    } catch (error) {
-      this.forgetCached();
-      throw error;
-    }
-  }
-
-  private forgetCached(): void {
-    this.metaCache = undefined;
-    this.runCache = null;
-  }
-
   private expiryCheckAt(meta: StreamMeta): number {
     return meta.d1ExpiresAt + 1_000;
-  }
-
-  /** The contiguous run from the cursor, rebuilt from the rows when the object wakes up. */
-  private run(meta: StreamMeta): Run {
-    if (this.runCache !== null) return this.runCache;
-    const run: Run = { through: meta.nextChunk - 1, bytes: -meta.nextOffset };
-    for (let next = this.row(meta.nextChunk); next !== null && next.committed === 0; next = this.row(run.through + 1)) {
-      run.through = next.seq;
-      run.bytes += next.size;
-    }
-    if (run.through < meta.nextChunk) run.bytes = 0;
-    this.runCache = run;
-    return run;
   }
 }
 
