@@ -38,8 +38,14 @@ describe("resume", () => {
 
     const second = recordingFetch();
     const result = await upload(path, { ...server(), resume: state, wait: true, fetch: second.fetch });
-    expect(second.partPuts()).toEqual(PARTS.filter((n) => !acknowledged.includes(n)));
-    expect(result).toMatchObject({ key, resumed: true, state: "completed", partsSkipped: acknowledged.length });
+    const sent = second.partPuts();
+    // Never an acknowledged part again, always the parts the first attempt never started. A part
+    // whose 2xx the abort cut off may already be tallied by the server: then it is skipped too.
+    expect(sent.filter((n) => acknowledged.includes(n))).toEqual([]);
+    expect(sent).toEqual(expect.arrayContaining(PARTS.filter((n) => !firstPuts.includes(n))));
+    expect(sent.length + result.partsSkipped).toBe(PARTS.length);
+    expect(result.partsSkipped).toBeGreaterThanOrEqual(acknowledged.length);
+    expect(result).toMatchObject({ key, resumed: true, state: "completed" });
     expect(sha256(await fetchObject(key))).toBe(sha256(bytes));
 
     // Resuming a finished upload sends nothing.
