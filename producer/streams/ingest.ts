@@ -10,6 +10,7 @@ import type { Bindings } from "../services/bindings";
 import { missingUpload } from "../services/gone";
 import type { ChunkStream } from "./chunk-stream";
 import { flushParts } from "./flush";
+import { newStreamMeta } from "./plan";
 import { hashBytes } from "./read-chunk";
 import type { ReadChunk, StreamMeta } from "./types";
 
@@ -160,17 +161,11 @@ async function endedStream(db: D1Database, caller: Caller, uploadId: string): Pr
 
 function metaOf(row: UploadRow): StreamMeta {
   if (row.part_size === null) throw new Error(`stream ${row.upload_id} has no part size`);
-  return {
+  return newStreamMeta({
     uploadId: row.upload_id,
     key: row.object_key,
     partSize: row.part_size,
     staleAfterSeconds: row.stale_after_seconds,
-    finalChunk: null,
-    nextChunk: 1,
-    nextOffset: 0,
-    nextPart: 1,
-    committedBytes: 0,
-    state: "open",
     d1ExpiresAt: row.expires_at,
-  };
+  });
 }

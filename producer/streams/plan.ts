@@ -9,6 +9,21 @@ export type Cursor = { nextChunk: number; nextOffset: number };
 /** A chunk's size, or null when the object does not hold that chunk. */
 export type SizeOf = (seq: number) => number | null;
 
+/** What a stream's object knows of it when it is registered: nothing received, nothing written. */
+export function newStreamMeta(
+  stream: Pick<StreamMeta, "uploadId" | "key" | "partSize" | "staleAfterSeconds" | "d1ExpiresAt">,
+): StreamMeta {
+  return {
+    ...stream,
+    finalChunk: null,
+    nextChunk: 1,
+    nextOffset: 0,
+    nextPart: 1,
+    committedBytes: 0,
+    state: "open",
+  };
+}
+
 /**
  * The size of the next part to write, or null while none is ready. Parts are the stream's part
  * size, except the last, which takes what is left once the final chunk is contiguous (R2 wants

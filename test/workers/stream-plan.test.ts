@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { advanceCursor, expiryToRecord, lastChunkOf, nextPart } from "../../producer/streams/plan";
+import { advanceCursor, expiryToRecord, lastChunkOf, newStreamMeta, nextPart } from "../../producer/streams/plan";
 import type { StreamMeta } from "../../producer/streams/types";
 
 const KiB = 1024;
@@ -7,17 +7,7 @@ const PART = 5 * KiB;
 
 function meta(overrides: Partial<StreamMeta> = {}): StreamMeta {
   return {
-    uploadId: "u",
-    key: "k",
-    partSize: PART,
-    staleAfterSeconds: 60,
-    finalChunk: null,
-    nextChunk: 1,
-    nextOffset: 0,
-    nextPart: 1,
-    committedBytes: 0,
-    state: "open",
-    d1ExpiresAt: 0,
+    ...newStreamMeta({ uploadId: "u", key: "k", partSize: PART, staleAfterSeconds: 60, d1ExpiresAt: 0 }),
     ...overrides,
   };
 }
