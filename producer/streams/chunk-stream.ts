@@ -120,8 +120,8 @@ export class ChunkStream extends DurableObject<Env> {
       }
       const duplicate = earlier !== null && earlier.md5 === read.md5 && earlier.size === read.size;
       if (!duplicate) {
-        this.rows.storeChunk(seq, read);
-        this.rows.extendRun(meta, seq, read.size - (earlier?.size ?? 0), earlier !== null);
+        this.rows.storeChunk(seq, read, earlier);
+        this.rows.extendRun(meta, seq, read.size, read.size - (earlier?.size ?? 0), earlier !== null);
       }
       if (final && meta.finalChunk !== seq) {
         meta.finalChunk = seq;

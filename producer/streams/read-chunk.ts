@@ -2,7 +2,7 @@ import { toBase64, toHex } from "../../shared/encoding";
 import type { ReadChunk } from "./types";
 
 /** Rows are at most this big (a Durable Object's SQLite value is at most 2 MB). */
-const ROW_BYTES = 1024 * 1024;
+export const ROW_BYTES = 1024 * 1024;
 
 /** Why a body could not be read (the metered body's own message says whether it was its length). */
 export type ReadFailure = { failed: string; received: number };

@@ -1,5 +1,6 @@
 import { readPart, readPartWhole, WHOLE_PART_BYTES } from "./part-bytes";
 import type { Run } from "./plan";
+import { ROW_BYTES } from "./read-chunk";
 import { summarizeChunks } from "./summary";
 import type { PartPlan, ReadChunk, StreamMeta, StreamSummary } from "./types";
 
@@ -19,6 +20,11 @@ export class StreamRows {
    * rebuilt from the chunk rows when the object wakes up (one pass over the staged chunks).
    */
   private runCache: Run | null = null;
+  /**
+   * The highest sequence number stored, or null: not read since the object woke up. A chunk
+   * above it cannot have a row, so an in-order stream's chunk costs one statement (its insert).
+   */
+  private highestCache: number | null = null;
 
   constructor(private readonly storage: DurableObjectStorage) {
     this.sql = storage.sql;
@@ -67,6 +73,7 @@ export class StreamRows {
   }
 
   row(seq: number): ChunkRow | null {
+    if (seq > this.highestSeq()) return null;
     return (
       this.sql.exec<ChunkRow>("SELECT seq, size, md5, sha256, committed FROM chunks WHERE seq = ?", seq).toArray()[0] ??
       null
@@ -76,12 +83,14 @@ export class StreamRows {
   readonly sizeOf = (seq: number): number | null => this.row(seq)?.size ?? null;
 
   highestSeq(): number {
-    return this.sql.exec<{ h: number }>("SELECT coalesce(max(seq), 0) AS h FROM chunks").one().h;
+    this.highestCache ??= this.sql.exec<{ h: number }>("SELECT coalesce(max(seq), 0) AS h FROM chunks").one().h;
+    return this.highestCache;
   }
 
-  /** Stores a chunk's bytes and digests, in place of any staged copy of it. */
-  storeChunk(seq: number, read: ReadChunk): void {
-    this.sql.exec("DELETE FROM overflow WHERE seq = ?", seq);
+  /** Stores a chunk's bytes and digests, in place of `earlier`, the staged copy of it if any. */
+  storeChunk(seq: number, read: ReadChunk, earlier: ChunkRow | null): void {
+    if (earlier !== null && earlier.size > ROW_BYTES) this.sql.exec("DELETE FROM overflow WHERE seq = ?", seq);
+    this.highestCache = Math.max(this.highestSeq(), seq);
     const [first, ...rest] = read.rows;
     this.sql.exec(
       "INSERT OR REPLACE INTO chunks (seq, size, md5, sha256, committed, bytes) VALUES (?, ?, ?, ?, 0, ?)",
@@ -125,14 +134,16 @@ export class StreamRows {
   }
 
   /** Moves the contiguous run (chunks from the cursor with no gap) after chunk `seq` changed. */
-  extendRun(meta: StreamMeta, seq: number, delta: number, replaced: boolean): void {
+  extendRun(meta: StreamMeta, seq: number, size: number, delta: number, replaced: boolean): void {
     const run = this.run(meta);
     if (seq <= run.through) {
       if (replaced) run.bytes += delta;
       return;
     }
     if (seq !== run.through + 1) return;
-    for (let next = this.row(seq); next !== null; next = this.row(run.through + 1)) {
+    run.through = seq;
+    run.bytes += size;
+    for (let next = this.row(seq + 1); next !== null; next = this.row(run.through + 1)) {
       run.through = next.seq;
       run.bytes += next.size;
     }
@@ -151,5 +162,6 @@ export class StreamRows {
   private forgetCached(): void {
     this.metaCache = undefined;
     this.runCache = null;
+    this.highestCache = null;
   }
 }

@@ -165,6 +165,26 @@ describe("chunk streams held by a Durable Object", () => {
     expect(await sha256((await objectBytes(upload.key))!)).toBe(await sha256(concat(accepted, bytes(10, 4))));
   });
 
+  it("replaces a staged chunk of more than one row with a smaller one and back, byte-exact", async () => {
+    const pipeline = new Pipeline();
+    const upload = await createStream(pipeline, "object/replaced-rows.bin");
+    // Over 1 MiB, a chunk's bytes take a second row; the copy that replaces it must leave none behind.
+    const large = bytes(MiB + 300_000, 1);
+    const small = bytes(100_000, 2);
+    const largeAgain = bytes(MiB + 200_000, 3);
+    for (const chunk of [large, small, largeAgain]) {
+      const answer = await pipeline.putChunk(upload.uploadId, 2, chunk);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ sequence: 2, size: chunk.byteLength, duplicate: false });
+    }
+    // Chunk 1 arrives last: the run from the cursor then takes chunk 2 as it is now.
+    await pipeline.putChunk(upload.uploadId, 1, small);
+    await pipeline.putChunk(upload.uploadId, 3, bytes(10, 4), { final: true });
+    await pipeline.settle();
+    expect((await pipeline.status(upload.uploadId)).state).toBe("completed");
+    expect(await objectSha256(upload.key)).toBe(await sha256Of([small, largeAgain, bytes(10, 4)]));
+  });
+
   it("answers a re-sent chunk after the last part with a duplicate, and anything new with 409", async () => {
     const pipeline = new Pipeline();
     const upload = await createStream(pipeline, "object/ended.bin");
