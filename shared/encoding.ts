@@ -1,5 +1,10 @@
+/** "00".."ff": every chunk's MD5 is written out in hex, so this runs once per request. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
 export function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  let hex = "";
+  for (const byte of new Uint8Array(bytes)) hex += HEX_BYTES[byte];
+  return hex;
 }
 
 /** Standard base64, padded (as Content-Digest and the declared SHA-256 are written). */
