@@ -1,11 +1,13 @@
 import { parseArgs } from "node:util";
-import { abortCommand, downloadCommand, statusCommand } from "./commands.js";
 import { EXIT, type Globals, printError, UsageError } from "./context.js";
-import { deadLettersDiscardCommand, deadLettersListCommand, deadLettersReplayCommand } from "./dead-letters-command.js";
 import { HELP } from "./help.js";
 import { shieldIds } from "./ids.js";
-import { listCommand, summaryCommand } from "./list-command.js";
-import { uploadCommand } from "./upload-command.js";
+
+// Each command's module is loaded when that command runs: an `ingest upload` then loads only what
+// uploading needs, which is most of what a short upload's run spends before its first request.
+const commands = () => import("./commands.js");
+const deadLetterCommands = () => import("./dead-letters-command.js");
+const listCommands = () => import("./list-command.js");
 
 const OPTIONS = {
   endpoint: { type: "string" },
@@ -79,7 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case "upload":
         arity(1, 1, "<file|-> [options]");
-        return await uploadCommand(
+        return await (await import("./upload-command.js")).uploadCommand(
           {
             source: rest[0] as string,
             key: values.key,
@@ -95,16 +97,16 @@ export async function main(argv: string[]): Promise<number> {
         );
       case "status":
         arity(1, 1, "<uploadId>");
-        return await statusCommand(rest[0] as string, globals);
+        return await (await commands()).statusCommand(rest[0] as string, globals);
       case "abort":
         arity(1, 1, "<uploadId>");
-        return await abortCommand(rest[0] as string, globals);
+        return await (await commands()).abortCommand(rest[0] as string, globals);
       case "download":
         arity(1, 2, "<key> [file|-]");
-        return await downloadCommand(rest[0] as string, rest[1], globals);
+        return await (await commands()).downloadCommand(rest[0] as string, rest[1], globals);
       case "list":
         arity(0, 0, "[--state S]... [--prefix P] [--api A] [--order O] [--limit N] [--cursor C] [--all] [--json]");
-        return await listCommand(
+        return await (await listCommands()).listCommand(
           {
             state: values.state ?? [],
             prefix: values.prefix,
@@ -120,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
         );
       case "summary":
         arity(0, 0, "[--json]");
-        return await summaryCommand(globals);
+        return await (await listCommands()).summaryCommand(globals);
       case "dead-letters":
         return await deadLetters(rest, values, globals);
       default:
@@ -148,7 +150,7 @@ async function deadLetters(
   const [action, ...ids] = words;
   if (action === "list") {
     if (ids.length > 0) throw new UsageError(DEAD_LETTERS_USAGE);
-    return deadLettersListCommand(
+    return (await deadLetterCommands()).deadLettersListCommand(
       { state: values.state ?? [], limit: values.limit, cursor: values.cursor, all: values.all },
       globals,
     );
@@ -159,6 +161,7 @@ async function deadLetters(
     if (value !== undefined) throw new UsageError(`--${flag} only applies to dead-letters list`);
   }
   if (values.all) throw new UsageError("--all only applies to dead-letters list");
+  const { deadLettersReplayCommand, deadLettersDiscardCommand } = await deadLetterCommands();
   return action === "replay" ? deadLettersReplayCommand(ids, globals) : deadLettersDiscardCommand(ids, globals);
 }
 
