@@ -7,9 +7,10 @@ import type { PartPlan, ReadChunk, StreamMeta, StreamSummary } from "./types";
 export type ChunkRow = { seq: number; size: number; md5: string; sha256: string | null; committed: number };
 
 /**
- * A chunk stream's SQLite storage, and what its object keeps in memory of it: the meta row and
- * the contiguous run of chunks from the cursor. Both copies are only ever changed through here,
- * on the object's one thread, and forgotten with any transaction that rolls back.
+ * A chunk stream's SQLite storage, and what its object keeps in memory of it: the meta row, the
+ * contiguous run of chunks from the cursor and the highest sequence number stored. These copies
+ * are only ever changed through here, on the object's one thread, and forgotten with any
+ * transaction that rolls back.
  */
 export class StreamRows {
   private readonly sql: SqlStorage;
