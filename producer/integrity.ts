@@ -37,7 +37,7 @@ export type MeteredBody = {
 
 const bodyTooLong = (declared: number) =>
   new ApiError(400, "length_mismatch", `the body is longer than its Content-Length of ${declared}`);
-const bodyTooShort = (declared: number) =>
+export const bodyTooShort = (declared: number) =>
   new ApiError(400, "length_mismatch", `the body ended before its Content-Length of ${declared}`);
 
 /**

@@ -5,7 +5,7 @@ import { recordUpload } from "../../shared/metrics";
 import type { ChunkStagedResponse } from "../../shared/schemas";
 import { authorizeUpload } from "../auth/authorize";
 import type { Caller } from "../auth/middleware";
-import { digestMismatch, meterBody, readWhole } from "../integrity";
+import { bodyTooShort, digestMismatch, meterBody, readWhole } from "../integrity";
 import type { Bindings } from "../services/bindings";
 import { missingUpload } from "../services/gone";
 import type { ChunkStream } from "./chunk-stream";
@@ -38,9 +38,6 @@ export type ObjectChunk = {
  * in the Worker (any number of them), not on the stream's one object. Larger ones stream.
  */
 const INLINE_BYTES = 256 * 1024;
-
-const lengthShort = (declared: number) =>
-  new ApiError(400, "length_mismatch", `the body ended before its Content-Length of ${declared}`);
 
 /** Streams this isolate has seen registered in their object: their chunks skip the D1 read. */
 const registered = new Set<string>();
@@ -113,7 +110,7 @@ export async function ingestChunkViaObject(
       const length = metered?.lengthError(new Error(result.message)) ?? null;
       if (length !== null) throw length;
       // A body that ended early reaches the object as a broken stream, whatever the reason.
-      if (result.received < chunk.size) throw lengthShort(chunk.size);
+      if (result.received < chunk.size) throw bodyTooShort(chunk.size);
       throw errors.storageUnavailable("chunk");
     }
   }
