@@ -48,19 +48,19 @@ export async function flushParts(
 ): Promise<void> {
   const { uploadId } = stream;
   let plan: PartPlan | null = first;
-  const deferred = async (partNumber: number, error: unknown, lease: string, why: "budget" | "failed") => {
+  const deferred = async (failed: PartPlan, error: unknown) => {
     console.warn(
       JSON.stringify({
         event: "stream_part_deferred",
         uploadId,
         key: stream.key,
-        partNumber,
+        partNumber: failed.partNumber,
         code: codeOf(error),
         error: errorMessage(error),
       }),
     );
     // Unless the object is unreachable too; then its lease runs out and its alarm takes over.
-    await source.abandon(lease, why).catch(() => undefined);
+    await source.abandon(failed.lease, "failed").catch(() => undefined);
   };
   for (let written = 0, bytes = 0; plan !== null; written++) {
     if (written >= budget || (written > 0 && bytes + plan.size > PART_BYTES_PER_REQUEST)) {
@@ -71,7 +71,7 @@ export async function flushParts(
     try {
       await writeOne(env, source, uploadId, current);
     } catch (error) {
-      await deferred(current.partNumber, error, current.lease, "failed");
+      await deferred(current, error);
       return;
     }
     bytes += current.size;
@@ -79,7 +79,7 @@ export async function flushParts(
       plan = await source.commitPart(current.lease);
     } catch (error) {
       // The part is in R2 and D1; writing it again under a new lease is harmless.
-      await deferred(current.partNumber, error, current.lease, "failed");
+      await deferred(current, error);
       return;
     }
     if (current.last) {
