@@ -1,6 +1,8 @@
 import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 
 // wrangler's info lines ("Using secrets defined in .dev.vars" per test file, a "[wrangler:info]"
 // line per queue batch in the end-to-end tests) say nothing a test result does not; its warnings
@@ -14,7 +16,7 @@ process.env.WRANGLER_LOG ??= "warn";
  * lines of the runtime; these are the ones it does not know. SHOW_RUNTIME_LOGS=1 keeps them.
  */
 const SIMULATOR_DISCONNECTS =
-  /^(?:exception = \S+: disconnected: (?:fixed-length pipe ended prematurely|pump canceled)|uncaught exception; source = Uncaught \(in promise\); stack = (?:Error: Network connection lost\.|TypeError: Can't read from request stream because client disconnected\.))/;
+  /^(?:exception = \S+: disconnected: (?:fixed-length pipe ended prematurely|pump canceled|reader canceled)|uncaught exception; source = Uncaught \(in promise\); stack = (?:Error: Network connection lost\.|TypeError: Can't read from request stream because client disconnected\.))/;
 
 if (process.env.SHOW_RUNTIME_LOGS === undefined) {
   // The plugin writes the runtime's lines straight to this process's stdout or stderr.
@@ -29,6 +31,8 @@ if (process.env.SHOW_RUNTIME_LOGS === undefined) {
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
+  const webConsole = unstable_readConfig({ config: "web/wrangler.toml" }, { hideWarnings: true });
+  if (webConsole.assets?.directory === undefined) throw new Error("web/wrangler.toml: no [assets] directory");
   return {
     test: {
       // vitest runs (cores - 1) files at once: one at a time on a 2-core machine like CI's, with
@@ -44,7 +48,20 @@ export default defineConfig(async () => {
           plugins: [
             cloudflareTest({
               wrangler: { configPath: "./wrangler.toml" },
-              miniflare: { bindings: { TEST_MIGRATIONS: migrations } },
+              miniflare: {
+                bindings: { TEST_MIGRATIONS: migrations },
+                // The console Worker from web/wrangler.toml, behind the producer's CONSOLE
+                // service binding: static assets only, so its script is an empty module.
+                workers: [
+                  {
+                    name: webConsole.name,
+                    compatibilityDate: webConsole.compatibility_date,
+                    modules: true,
+                    script: "export default {}",
+                    assets: { directory: resolve("web", webConsole.assets.directory), hasUserWorker: false },
+                  },
+                ],
+              },
             }),
           ],
           test: {

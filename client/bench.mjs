@@ -61,6 +61,7 @@ const server = createTestHarness({
   workers: [
     { configPath: "./wrangler.toml", secrets: { API_KEYS: JSON.stringify([{ id: "bench", key: apiKey }]) } },
     { configPath: "./consumer/wrangler.toml" },
+    { configPath: "./web/wrangler.toml" },
   ],
 });
 const { url } = await server.listen();

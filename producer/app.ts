@@ -51,5 +51,16 @@ const tusDispatch = tusRewrite((request, c) => app.fetch(request, c.env, executi
 app.use("/files", tusDispatch);
 app.use("/files/*", tusDispatch, tusProtocol);
 mount(app, nativeRoutes);
-app.notFound((c) => errorResponse(errors.routeNotFound(c.req.method, new URL(c.req.url).pathname), c));
+app.notFound(async (c) => {
+  // A GET or HEAD the API has no route for may be the console's: index.html, its scripts and
+  // styles. They live in the console Worker (web/wrangler.toml), so the API itself runs without
+  // the static-asset router in front of every chunk and part. A deployment without the console
+  // (no CONSOLE binding) answers these with the 404 below.
+  const webConsole = c.env.CONSOLE;
+  if (webConsole !== undefined && (c.req.method === "GET" || c.req.method === "HEAD")) {
+    const asset = await webConsole.fetch(c.req.raw);
+    if (asset.status !== 404) return asset;
+  }
+  return errorResponse(errors.routeNotFound(c.req.method, new URL(c.req.url).pathname), c);
+});
 app.onError(errorResponse);

@@ -3,10 +3,10 @@
 //
 // A deploy refuses to start when a Worker would run without its secrets or with a development
 // value (scripts/lib/environments.mjs, secretProblems), then builds the web app, applies the
-// remote D1 migrations and deploys the consumer, then the producer (docs/upgrades.md says why
-// in that order). --secrets-file (JSON or KEY=value lines) sends the secrets with the deploy,
-// each Worker receiving only its own. --dry-run bundles both Workers offline, without an
-// account, and prints one `bundle` line per Worker (CI checks their sizes).
+// remote D1 migrations and deploys the console, the consumer, then the producer (docs/upgrades.md
+// says why in that order). --secrets-file (JSON or KEY=value lines) sends the secrets with the
+// deploy, each Worker receiving only its own. --dry-run bundles the three Workers offline,
+// without an account, and prints one `bundle` line per Worker (CI checks their sizes).
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -21,6 +21,7 @@ import {
   requiredSecrets,
   secretProblems,
   secretsFor,
+  WORKER_SECRETS,
   WORKERS,
 } from "./lib/environments.mjs";
 import { startScript } from "./lib/start.mjs";
@@ -95,7 +96,8 @@ if (!dryRun) {
       id: worker.id,
       name: configs[worker.id].name,
       required: requiredSecrets(worker.id, configs[worker.id].vars ?? {}),
-      remote: remoteSecretNames(worker),
+      // The console reads no secret: nothing to ask the account about.
+      remote: WORKER_SECRETS[worker.id].length === 0 ? [] : remoteSecretNames(worker),
     })),
   });
   if (problems.length > 0) fail(`refusing to deploy ${env}:\n- ${problems.join("\n- ")}`);
@@ -129,7 +131,7 @@ for (const bundle of bundles) {
   );
 }
 if (!dryRun) {
-  console.log(`deploy: ${env} deployed (migrations, consumer, producer)`);
+  console.log(`deploy: ${env} deployed (migrations, console, consumer, producer)`);
   await checkDevKeysRefused(bundles.find((bundle) => bundle.worker === configs.producer.name)?.targets ?? []);
 }
 

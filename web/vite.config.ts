@@ -3,7 +3,7 @@ import { defineConfig, type Plugin } from "vite";
 
 /**
  * Ships producer/openapi.json with the static assets: the producer serves GET /openapi.json from
- * there (through its ASSETS binding) instead of carrying the document in its own script.
+ * there (through its CONSOLE service binding) instead of carrying the document in its own script.
  */
 const openApiDocument = (): Plugin => ({
   name: "openapi-document",
@@ -13,9 +13,9 @@ const openApiDocument = (): Plugin => ({
   },
 });
 
-// The console and upload page, built into web/dist and served by the producer as Workers static
-// assets ([assets] in wrangler.toml). Uppy loads only on the upload page (a dynamic import), so a
-// first visit downloads the console alone.
+// The console and upload page, built into web/dist: the console Worker's static assets
+// (web/wrangler.toml), which the producer forwards to on its own origin. Uppy loads only on the
+// upload page (a dynamic import), so a first visit downloads the console alone.
 export default defineConfig({
   root: import.meta.dirname,
   // Relative URLs: the app works wherever the producer is mounted.

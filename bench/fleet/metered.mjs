@@ -6,7 +6,14 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BENCH_DIR, CONFIGS, PRODUCT_SECRETS, startHarness, topLevelConfigText } from "../lib/harness.mjs";
+import {
+  BENCH_DIR,
+  CONFIGS,
+  CONSOLE_WORKERS,
+  PRODUCT_SECRETS,
+  startHarness,
+  topLevelConfigText,
+} from "../lib/harness.mjs";
 import { request, sleep } from "../lib/util.mjs";
 
 /** A fleet opens thousands of streams with one key: the per-key limits would refuse them. */
@@ -61,7 +68,11 @@ export async function startMeteredProduct() {
   try {
     const configs = meteredConfigs(dir);
     const harness = await startHarness(
-      [{ configPath: configs.producer, secrets: PRODUCT_SECRETS, vars: UNLIMITED }, { configPath: configs.consumer }],
+      [
+        { configPath: configs.producer, secrets: PRODUCT_SECRETS, vars: UNLIMITED },
+        { configPath: configs.consumer },
+        ...CONSOLE_WORKERS,
+      ],
       { migrate: ["ingest-producer"] },
     );
     const consumer = harness.server.getWorker("ingest-consumer");

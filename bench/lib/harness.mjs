@@ -14,6 +14,7 @@ export const ROOT = path.dirname(BENCH_DIR);
 export const CONFIGS = {
   producer: path.join(ROOT, "wrangler.toml"),
   consumer: path.join(ROOT, "consumer", "wrangler.toml"),
+  console: path.join(ROOT, "web", "wrangler.toml"),
   baseline: path.join(BENCH_DIR, "baseline", "wrangler.toml"),
   probeProducer: path.join(BENCH_DIR, "probe", "producer.wrangler.toml"),
   probeConsumer: path.join(BENCH_DIR, "probe", "consumer.wrangler.toml"),
@@ -88,6 +89,12 @@ export async function startHarness(workers, { migrate = [] } = {}) {
   return harness;
 }
 
+/**
+ * The console Worker, where the tree has one: the producer's CONSOLE service binding needs its
+ * target in the same runtime. Older commits (a --snapshot) served the console from the producer.
+ */
+export const CONSOLE_WORKERS = fs.existsSync(CONFIGS.console) ? [{ configPath: CONFIGS.console }] : [];
+
 /** The benchmarks open thousands of uploads with one key: the per-key limits would stop them. */
 const UNLIMITED = { MAX_OPEN_UPLOADS_PER_KEY: "1000000", MAX_OPEN_STREAMS_PER_KEY: "1000000" };
 
@@ -97,6 +104,7 @@ export function startProduct({ producerVars, consumerVars, extra = [] } = {}) {
     [
       { configPath: CONFIGS.producer, secrets: PRODUCT_SECRETS, vars: { ...UNLIMITED, ...producerVars } },
       { configPath: CONFIGS.consumer, ...(consumerVars ? { vars: consumerVars } : {}) },
+      ...CONSOLE_WORKERS,
       ...extra,
     ],
     { migrate: ["ingest-producer"] },

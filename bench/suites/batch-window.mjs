@@ -27,6 +27,7 @@ import {
   BENCH_API_KEY,
   BENCH_DIR,
   CONFIGS,
+  CONSOLE_WORKERS,
   PRODUCT_SECRETS,
   ROOT,
   startHarness,
@@ -120,6 +121,7 @@ async function startWindow(dir, w) {
       { configPath: consumerPath },
       { configPath: CONFIGS.probeProducer },
       { configPath: probePath },
+      ...CONSOLE_WORKERS,
     ],
     { migrate: ["ingest-producer"] },
   );

@@ -19,7 +19,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createUpload, uniqueKey } from "../lib/clients.mjs";
-import { AUTH, BENCH_DIR, CONFIGS, PRODUCT_SECRETS, ROOT, startHarness, topLevelConfigText } from "../lib/harness.mjs";
+import {
+  AUTH,
+  BENCH_DIR,
+  CONFIGS,
+  CONSOLE_WORKERS,
+  PRODUCT_SECRETS,
+  ROOT,
+  startHarness,
+  topLevelConfigText,
+} from "../lib/harness.mjs";
 import { agent, fmt, MiB, pool, request, sleep, table } from "../lib/util.mjs";
 
 const KiB = 1024;
@@ -384,7 +393,11 @@ export async function operationCosts(ctx) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ingest-costs-"));
   const { producerPath, consumerPath, window } = writeConfigs(dir);
   const harness = await startHarness(
-    [{ configPath: producerPath, secrets: PRODUCT_SECRETS, vars: UNLIMITED }, { configPath: consumerPath }],
+    [
+      { configPath: producerPath, secrets: PRODUCT_SECRETS, vars: UNLIMITED },
+      { configPath: consumerPath },
+      ...CONSOLE_WORKERS,
+    ],
     { migrate: ["ingest-producer"] },
   );
   const h = {

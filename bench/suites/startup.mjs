@@ -5,7 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { AUTH, BENCH_DIR, CONFIGS, PRODUCT_SECRETS, ROOT, startHarness } from "../lib/harness.mjs";
+import { AUTH, BENCH_DIR, CONFIGS, CONSOLE_WORKERS, PRODUCT_SECRETS, ROOT, startHarness } from "../lib/harness.mjs";
 import { fmt, median, ratio, request, table } from "../lib/util.mjs";
 
 const run = promisify(execFile);
@@ -84,14 +84,15 @@ async function firstRequests(worker, harness) {
     return { first: await time(cron), second: await time(cron), what: "cron run (`scheduled()`) on an empty D1" };
   }
   if (worker.id === "producer") {
+    // A POST: a GET the API has no route for is handed to the console Worker.
     const miss = async () => {
-      const response = await request(`${harness.base}/no-such-route`, { headers: AUTH });
-      if (response.status !== 404) throw new Error(`producer GET /no-such-route: ${response.status}`);
+      const response = await request(`${harness.base}/no-such-route`, { method: "POST", headers: AUTH });
+      if (response.status !== 404) throw new Error(`producer POST /no-such-route: ${response.status}`);
     };
     return {
       first: await time(miss),
       second: await time(miss),
-      what: "`GET /no-such-route` (router, error body; no storage)",
+      what: "`POST /no-such-route` (router, error body; no storage)",
     };
   }
   let n = 0;
@@ -118,6 +119,7 @@ export async function bundleAndColdStart(ctx) {
         const secrets = worker.id === "producer" || worker.emptyOf === "producer" ? { secrets: PRODUCT_SECRETS } : {};
         const harness = await startHarness([
           { configPath: worker.config, prebuiltWorkerDir: path.join(scratch, worker.id), ...secrets },
+          ...(secrets.secrets === undefined ? [] : CONSOLE_WORKERS),
         ]);
         const listen = performance.now() - started;
         try {

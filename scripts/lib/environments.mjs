@@ -9,6 +9,8 @@ export const ENVIRONMENTS = ["development", "staging", "production"];
 
 /** Both Workers, in deploy order: the consumer first, so it understands every message the new producer sends. */
 export const WORKERS = [
+  // The console first: the producer's CONSOLE service binding needs its target to exist.
+  { id: "console", config: "web/wrangler.toml", devVars: "web/.dev.vars" },
   { id: "consumer", config: "consumer/wrangler.toml", devVars: "consumer/.dev.vars" },
   { id: "producer", config: "wrangler.toml", devVars: ".dev.vars" },
 ];
@@ -87,18 +89,20 @@ export function resourcesOf(configs) {
 /**
  * The secrets a Worker of an environment cannot run without. The producer refuses every request
  * without API_KEYS and issues no upload token without TOKEN_SECRET; the consumer signs webhooks
- * with WEBHOOK_SECRET, needed only when the environment sets WEBHOOK_URL.
- * @param {string} worker "producer" or "consumer"
+ * with WEBHOOK_SECRET, needed only when the environment sets WEBHOOK_URL. The console serves
+ * static files and reads none.
+ * @param {string} worker "console", "producer" or "consumer"
  * @param {Record<string, unknown>} vars the environment's vars
  */
 export function requiredSecrets(worker, vars) {
+  if (worker === "console") return [];
   if (worker === "producer") return ["API_KEYS", "TOKEN_SECRET"];
   const webhookUrl = vars.WEBHOOK_URL;
   return typeof webhookUrl === "string" && webhookUrl.trim() !== "" ? ["WEBHOOK_SECRET"] : [];
 }
 
 /** Secrets each Worker reads: a secrets file is split so that a Worker receives its own only. */
-export const WORKER_SECRETS = { producer: ["API_KEYS", "TOKEN_SECRET"], consumer: ["WEBHOOK_SECRET"] };
+export const WORKER_SECRETS = { console: [], producer: ["API_KEYS", "TOKEN_SECRET"], consumer: ["WEBHOOK_SECRET"] };
 
 /**
  * Why a deploy must not go ahead, as sentences; none means it may. What can be checked:
@@ -169,14 +173,15 @@ function devKeys(/** @type {Record<string, string>} */ devSecrets) {
  * @param {string} worker
  */
 export function secretsFor(secrets, worker) {
-  const names = WORKER_SECRETS[/** @type {"producer" | "consumer"} */ (worker)] ?? [];
+  const names = WORKER_SECRETS[/** @type {"console" | "producer" | "consumer"} */ (worker)] ?? [];
   return Object.fromEntries(Object.entries(secrets).filter(([name]) => names.includes(name)));
 }
 
 /**
  * The commands of a deploy, in order, as argv arrays for `wrangler` (label says what each is
  * for). A real deploy builds the web app, applies the remote migrations, then deploys the
- * consumer and the producer; a dry run only bundles both (offline), into `outdir`.
+ * console, the consumer and the producer; a dry run only bundles the three (offline), into
+ * `outdir`.
  * @param {{ env: string, dryRun: boolean, outdir: string | null, secretsFiles?: Record<string, string> }} options
  *   secretsFiles: per Worker id, the path of its part of the secrets file
  */

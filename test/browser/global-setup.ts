@@ -1,6 +1,7 @@
-// Both real Workers (producer with its static assets, consumer through a local queue, temporary
-// R2 and D1) for every browser test file, started once. The web app is built first: the
-// producer's [assets] directory (web/dist) must exist before the harness reads wrangler.toml.
+// The three real Workers (the producer, the console Worker whose static assets it forwards to,
+// the consumer through a local queue; temporary R2 and D1) for every browser test file, started
+// once. The web app is built first: the console's [assets] directory (web/dist) must exist before
+// the harness reads web/wrangler.toml.
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
@@ -57,6 +58,7 @@ export default async function setup(project: TestProject) {
         },
       },
       { configPath: "./consumer/wrangler.toml" },
+      { configPath: "./web/wrangler.toml" },
     ],
   });
   const { url } = await server.listen();

@@ -26,6 +26,7 @@ export default async function setup(project: TestProject) {
     workers: [
       { configPath: "./wrangler.toml", secrets: { API_KEYS: JSON.stringify([{ id: "client-tests", key: apiKey }]) } },
       { configPath: "./consumer/wrangler.toml" },
+      { configPath: "./web/wrangler.toml" },
     ],
   });
   const { url } = await server.listen();

@@ -70,6 +70,7 @@ export async function startDeadLetterHarness(options: { maxRetries: number }) {
         configPath: config.path,
         vars: { WEBHOOK_URL: `http://127.0.0.1:${port}/hooks/ingest`, WEBHOOK_RETRY_BASE_SECONDS: "0" },
       },
+      { configPath: "./web/wrangler.toml" },
     ],
   });
   const { url } = await server.listen();

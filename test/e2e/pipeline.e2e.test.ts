@@ -11,7 +11,11 @@ const PART_SIZE = 5 * MiB;
 const SHORT_ID = /^[A-Za-z0-9_-]{22}$/;
 
 const server = createTestHarness({
-  workers: [{ configPath: "./wrangler.toml" }, { configPath: "./consumer/wrangler.toml" }],
+  workers: [
+    { configPath: "./wrangler.toml" },
+    { configPath: "./consumer/wrangler.toml" },
+    { configPath: "./web/wrangler.toml" },
+  ],
 });
 
 /** The development API key from .dev.vars, which the harness loads like `wrangler dev` does. */

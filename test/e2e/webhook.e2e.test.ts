@@ -50,6 +50,7 @@ beforeAll(async () => {
           WEBHOOK_SECRET,
         },
       },
+      { configPath: "./web/wrangler.toml" },
     ],
   });
   await server.listen();

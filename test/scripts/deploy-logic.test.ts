@@ -65,6 +65,7 @@ describe("arguments", () => {
 
 describe("secrets a deploy needs", () => {
   it("wants API keys and the token secret for the producer, the webhook secret only when the consumer has a webhook", () => {
+    expect(requiredSecrets("console", {})).toEqual([]);
     expect(requiredSecrets("producer", {})).toEqual(["API_KEYS", "TOKEN_SECRET"]);
     expect(requiredSecrets("consumer", { WEBHOOK_URL: "" })).toEqual([]);
     expect(requiredSecrets("consumer", { WEBHOOK_URL: "https://hooks.example/ingest" })).toEqual(["WEBHOOK_SECRET"]);
@@ -146,7 +147,7 @@ describe("secrets a deploy needs", () => {
 });
 
 describe("the order of a deploy", () => {
-  it("builds, migrates the remote database, then deploys the consumer before the producer", () => {
+  it("builds, migrates the remote database, then deploys the console and the consumer before the producer", () => {
     const plan = deployPlan({
       env: "production",
       dryRun: false,
@@ -156,14 +157,16 @@ describe("the order of a deploy", () => {
     expect(plan.map((step) => [step.program, ...step.args].join(" "))).toEqual([
       "npm run build:web",
       "wrangler d1 migrations apply DB --remote -c wrangler.toml --env production",
+      "wrangler deploy -c web/wrangler.toml --env production",
       "wrangler deploy -c consumer/wrangler.toml --env production",
       "wrangler deploy -c wrangler.toml --env production --secrets-file /tmp/p.json",
     ]);
   });
 
-  it("only bundles both Workers, offline, in a dry run", () => {
+  it("only bundles the three Workers, offline, in a dry run", () => {
     const plan = deployPlan({ env: "development", dryRun: true, outdir: "/tmp/out" });
     expect(plan.map((step) => [step.program, ...step.args].join(" "))).toEqual([
+      "wrangler deploy -c web/wrangler.toml --env= --dry-run --outdir /tmp/out/console",
       "wrangler deploy -c consumer/wrangler.toml --env= --dry-run --outdir /tmp/out/consumer",
       "wrangler deploy -c wrangler.toml --env= --dry-run --outdir /tmp/out/producer",
     ]);

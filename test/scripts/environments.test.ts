@@ -26,15 +26,19 @@ type Config = {
   durable_objects: { bindings: Array<{ name: string; class_name: string }> };
   analytics_engine_datasets: Array<{ binding: string; dataset?: string }>;
   kv_namespaces: Array<{ binding: string }>;
-  services: Array<{ binding: string }>;
+  services: Array<{ binding: string; service?: string }>;
   triggers: { crons?: string[] };
   assets?: { directory?: string };
+  workers_dev?: boolean;
   migrations: unknown[];
 };
 const read = (worker: (typeof WORKERS)[number], env: string): Config =>
   unstable_readConfig({ config: join(ROOT, worker.config), env }, { hideWarnings: true });
 const producer = WORKERS.find((worker) => worker.id === "producer")!;
 const consumer = WORKERS.find((worker) => worker.id === "consumer")!;
+const webConsole = WORKERS.find((worker) => worker.id === "console")!;
+/** The Workers with storage bindings (the console has static files only). */
+const backends = [producer, consumer];
 
 /** Every binding of a config as "KIND NAME", whatever resource it points at. */
 function bindings(config: Config): string[] {
@@ -71,7 +75,7 @@ describe.each(DEPLOYED)("the %s environment", (env) => {
       databases: [`ingest-${env}`],
       queues: [`ingest-events-${env}`, `ingest-events-${env}-dlq`],
     });
-    for (const worker of WORKERS) {
+    for (const worker of backends) {
       const config = read(worker, env);
       expect(config.d1_databases.map((db) => db.database_id)).toEqual([undefined]);
       expect(config.analytics_engine_datasets.map((dataset) => dataset.dataset)).toEqual([`ingest_metrics_${env}`]);
@@ -95,14 +99,32 @@ describe.each(DEPLOYED)("the %s environment", (env) => {
 
   it("inherits the cron, the static assets and the Durable Object migrations", () => {
     expect(read(consumer, env).triggers.crons).toEqual(read(consumer, "").triggers.crons);
-    expect(read(producer, env).assets?.directory).toBe(read(producer, "").assets?.directory);
+    expect(read(webConsole, env).assets?.directory).toBe(read(webConsole, "").assets?.directory);
     expect(read(producer, env).migrations).toEqual(read(producer, "").migrations);
+  });
+});
+
+describe.each(["", ...DEPLOYED])("the console Worker of environment '%s'", (env) => {
+  it("is the producer's CONSOLE, in the same environment", () => {
+    expect(read(producer, env).services).toEqual([{ binding: "CONSOLE", service: read(webConsole, env).name }]);
+  });
+
+  // With [assets], every request would first pass the static-asset router: one more hop for
+  // each chunk and each part (docs/performance.md). The console's files reach the producer's
+  // origin through the binding instead.
+  it("holds the static assets, so that the producer holds none", () => {
+    expect(read(webConsole, env).assets?.directory).toBe("./dist");
+    expect(read(producer, env).assets).toBeUndefined();
+  });
+
+  it("has no public URL of its own", () => {
+    expect(read(webConsole, env).workers_dev).toBe(false);
   });
 });
 
 describe("the development top level", () => {
   it("keys local D1 by its binding, with no database id to paste anywhere", () => {
-    for (const worker of WORKERS) {
+    for (const worker of backends) {
       const databases = read(worker, "").d1_databases.map(({ binding, database_name, database_id }) => ({
         binding,
         database_name,

@@ -26,7 +26,9 @@ function option(names) {
 
 const env = option(["--env", "-e"]) ?? "";
 const config = option(["-c", "--config"]) ?? "wrangler.toml";
-const worker = `${config.startsWith("consumer/") ? "ingest-consumer" : "ingest-producer"}${env === "" ? "" : `-${env}`}`;
+const workerOf = { "consumer/": "ingest-consumer", "web/": "ingest-console" };
+const base = Object.entries(workerOf).find(([folder]) => config.startsWith(folder))?.[1] ?? "ingest-producer";
+const worker = `${base}${env === "" ? "" : `-${env}`}`;
 const positional = argv.filter(
   (arg, i) => !arg.startsWith("-") && !["-c", "--env", "--secrets-file", "--outdir"].includes(argv[i - 1]),
 );

@@ -156,7 +156,7 @@ describe("npm run deploy", () => {
     expect(result.calls).toEqual([]);
   });
 
-  it("migrates, then deploys the consumer, then the producer with its own secrets only", {
+  it("migrates, then deploys the console, the consumer, then the producer with its own secrets only", {
     timeout: 120_000,
   }, async () => {
     const producer = await producerAnswering(401);
@@ -173,6 +173,7 @@ describe("npm run deploy", () => {
         "d1 migrations apply",
         "deploy",
         "deploy",
+        "deploy",
       ]);
       expect(result.calls[3]!.argv).toEqual([
         "d1",
@@ -186,6 +187,7 @@ describe("npm run deploy", () => {
         "staging",
       ]);
       expect(result.calls.slice(4).map((call) => [call.worker, call.secretNames])).toEqual([
+        ["ingest-console-staging", null],
         ["ingest-consumer-staging", ["WEBHOOK_SECRET"]],
         ["ingest-producer-staging", ["API_KEYS", "TOKEN_SECRET"]],
       ]);
