@@ -213,7 +213,7 @@ function header(finished) {
     `- machine: nproc ${env.nproc}, ${env.cpu}, ${env.memory} RAM; load average (1 min) ${loadStart.toFixed(2)} at start${finished ? `, ${os.loadavg()[0].toFixed(2)} at end` : ""}`,
     `- node ${env.node}, wrangler ${env.wrangler}, workerd ${env.workerd}`,
     `- product code: ${flags.label ?? `working tree at commit ${env.commit}${env.dirty === 0 ? "" : ` plus ${env.dirty} uncommitted change(s) in producer/ consumer/ shared/ migrations/ wrangler.toml`}`}`,
-    "- method: wrangler `createTestHarness` with the real `wrangler.toml` and `consumer/wrangler.toml`, requests over real HTTP on loopback to the harness URL (wrangler's proxy workerd, then the runtime workerd, as with `wrangler dev`). See bench/README.md.",
+    "- method: wrangler `createTestHarness` with the real `wrangler.toml`, `consumer/wrangler.toml` and (where the tree has it) `web/wrangler.toml`, requests over real HTTP on loopback to the harness URL (wrangler's proxy workerd, then the runtime workerd, as with `wrangler dev`). See bench/README.md.",
     "",
   ];
   return lines.join("\n");
