@@ -1,4 +1,5 @@
-import { abortQuietly, claimReady, finishClaims, leaseCutoff } from "../shared/completion";
+import { abortQuietly } from "../shared/abort";
+import { claimReady, finishClaims, leaseCutoff } from "../shared/completion";
 import { mapWithConcurrency } from "../shared/concurrency";
 import type { ConsumerConfig } from "../shared/config";
 import { listIdleStreams } from "../shared/db/streams";

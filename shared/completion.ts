@@ -1,3 +1,4 @@
+import { abortQuietly } from "./abort";
 import {
   type Claim,
   claimRef,
@@ -12,7 +13,7 @@ import { toBase64 } from "./encoding";
 import { apiOf, type MetricsBindings, recordUpload } from "./metrics";
 import { announce, notificationFor } from "./notifications";
 import { errorMessage, R2Code, r2ErrorCode } from "./r2-errors";
-import { deleteStaging, warnStagingLeft } from "./staging";
+import { deleteStagingQuietly } from "./staging";
 
 export type { Claim };
 
@@ -285,46 +286,5 @@ async function recordOutcome(
     }
     case "retry":
       return releaseClaimStatement(db, claim, now);
-  }
-}
-
-/**
- * Aborts an R2 upload and deletes what a stream staged; false when R2 could not be reached (the
- * cron retries pending clean-ups). Aborting an upload R2 no longer knows counts as done.
- */
-export async function abortQuietly(
-  bucket: R2Bucket,
-  upload: Pick<UploadRow, "object_key" | "upload_id" | "r2_upload_id" | "mode"> & { state?: UploadRow["state"] },
-): Promise<boolean> {
-  try {
-    // A completed upload has nothing left to abort, only staged chunks to delete.
-    if (upload.state !== "completed")
-      await bucket.resumeMultipartUpload(upload.object_key, upload.r2_upload_id).abort();
-  } catch (error) {
-    if (r2ErrorCode(error) !== R2Code.noSuchUpload) {
-      console.warn(
-        JSON.stringify({
-          event: "r2_abort_failed",
-          uploadId: upload.upload_id,
-          key: upload.object_key,
-          code: "r2_unavailable",
-          error: errorMessage(error),
-        }),
-      );
-      return false;
-    }
-  }
-  return upload.mode !== "stream" || deleteStagingQuietly(bucket, upload);
-}
-
-async function deleteStagingQuietly(
-  bucket: R2Bucket,
-  upload: Pick<UploadRow, "upload_id" | "object_key">,
-): Promise<boolean> {
-  try {
-    return await deleteStaging(bucket, upload.upload_id);
-  } catch (error) {
-    warnStagingLeft(upload, error);
-    return false;
   }
 }

@@ -1,4 +1,5 @@
 import { stagingPrefix } from "./db/chunks";
+import type { UploadRow } from "./db/uploads";
 import { errorMessage } from "./r2-errors";
 
 /**
@@ -36,6 +37,19 @@ export async function deleteStaging(bucket: R2Bucket, uploadId: string): Promise
 
 /** Staged objects read ahead while one is being copied. */
 const READ_AHEAD = 4;
+
+/** Deletes a stream's staging area; false (and a warning) when R2 could not do it now. */
+export async function deleteStagingQuietly(
+  bucket: R2Bucket,
+  upload: Pick<UploadRow, "upload_id" | "object_key">,
+): Promise<boolean> {
+  try {
+    return await deleteStaging(bucket, upload.upload_id);
+  } catch (error) {
+    warnStagingLeft(upload, error);
+    return false;
+  }
+}
 
 /** A byte range of a staged object; `whole`: the entire object (read without a range). */
 export type Slice = { key: string; md5: string; offset: number; length: number; whole: boolean };
