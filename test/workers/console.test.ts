@@ -27,6 +27,14 @@ describe("the console through the producer", () => {
     expect(again.status).toBe(304);
   });
 
+  it("serves the console's files to a cross-origin request when CORS is configured", async () => {
+    const pipeline = new Pipeline({ producerVars: { CORS_ORIGINS: "https://app.example" } });
+    const page = await pipeline.fetch("/", { headers: { origin: "https://app.example" } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get("access-control-allow-origin")).toBe("https://app.example");
+    expect(await page.text()).toMatch(/<html/);
+  });
+
   it("answers a path that is neither the API's nor a file with the API's JSON 404", async () => {
     const response = await new Pipeline().json("/no-such-page.html");
     expect(response.status).toBe(404);
@@ -44,5 +52,16 @@ describe("the console through the producer", () => {
     pipeline.credential = null;
     const response = await pipeline.json("/uploads");
     expect(response.status).toBe(401);
+  });
+
+  it("serves the API alone when the console is not bound: its paths 404, the document 503", async () => {
+    const pipeline = new Pipeline({ webConsole: undefined });
+    const page = await pipeline.json("/");
+    expect(page.status).toBe(404);
+    expect(page.body).toEqual({ error: expect.objectContaining({ code: "not_found" }) });
+    const document = await pipeline.json("/openapi.json");
+    expect(document.status).toBe(503);
+    expect(document.body).toEqual({ error: expect.objectContaining({ code: "document_unavailable" }) });
+    expect((await pipeline.json("/healthz")).status).toBe(200);
   });
 });

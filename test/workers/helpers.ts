@@ -26,8 +26,8 @@ export const FLEET_KEY = "dev-fleet-key-0123456789abcdef";
 export const PART = 5 * MiB;
 
 export type TestEnv = typeof env;
-/** The env a Worker takes in a test: the test runtime's, where METRICS may be left unbound. */
-type WorkerEnv = Omit<TestEnv, "METRICS"> & { METRICS?: AnalyticsEngineDataset };
+/** The env a Worker takes in a test: the test runtime's, where METRICS and CONSOLE may be left unbound. */
+type WorkerEnv = Omit<TestEnv, "METRICS" | "CONSOLE"> & { METRICS?: AnalyticsEngineDataset; CONSOLE?: Fetcher };
 
 /** Deterministic pseudo-random bytes, so every part of every test has distinct content. */
 export function bytes(length: number, seed: number): Uint8Array {
@@ -128,6 +128,8 @@ export class Pipeline {
       producerVars?: Record<string, string>;
       /** The Analytics Engine dataset both Workers write to; undefined: as if it were not bound. */
       metrics?: AnalyticsEngineDataset;
+      /** The console Worker the producer forwards to; undefined: as if it were not bound. */
+      webConsole?: Fetcher;
     } = {},
   ) {
     this.queue = new EventQueue(env.UPLOAD_EVENTS);
@@ -141,6 +143,7 @@ export class Pipeline {
       DB: db,
       UPLOAD_EVENTS: this.queue,
       ...metrics,
+      ...("webConsole" in overrides ? { CONSOLE: overrides.webConsole } : {}),
       ...overrides.producerVars,
     };
     this.consumerEnv = {
