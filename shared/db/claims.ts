@@ -25,11 +25,14 @@ export function claimStatements(
   return [
     db
       .prepare(
+        // The listed ids drive the lookup (CROSS JOIN fixes json_each as the outer loop): with
+        // the state test in the UPDATE's own WHERE, SQLite's planner chose the state index and
+        // read every open upload, so each claim cost rows in proportion to the uploads in flight.
         `UPDATE uploads SET state = 'completing', claim_id = ?2, claimed_at = ?3, updated_at = ?3,
            complete_attempts = complete_attempts + 1
-         WHERE upload_id IN (SELECT value FROM json_each(?1))
-           AND ${claimable("uploads", "?4")}
-           AND ${readyToComplete("uploads")}`,
+         WHERE upload_id IN (
+           SELECT u.upload_id FROM json_each(?1) j CROSS JOIN uploads u ON u.upload_id = j.value
+           WHERE ${claimable("u", "?4")} AND ${readyToComplete("u")})`,
       )
       .bind(JSON.stringify(uploadIds), claimId, now, leaseCutoff),
     // A tus upload reads as "tus", as getUpload has it (uploads.api predates tus).

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { claimReady } from "../../shared/completion";
+import { claimStatements } from "../../shared/db/claims";
 import { queryPlan } from "../../shared/db/listing";
 import { type IngestedPartRecord, recordIngestedPart } from "../../shared/db/parts";
 import { COMMIT_GUARD_SQL } from "../../shared/db/streams";
@@ -189,6 +190,15 @@ describe("readiness to complete", () => {
     await recordIngestedPart(env.DB, part(short, 1, "a"));
     await recordIngestedPart(env.DB, part(short, 3, "c"));
     expect(await isStalled(short.uploadId)).toBe(false);
+  });
+
+  it("reads rows in proportion to the uploads it claims, not to the uploads open", async () => {
+    const idle = await Promise.all(Array.from({ length: 40 }, () => openUpload(2)));
+    const ready = await openUpload(1);
+    await recordIngestedPart(env.DB, part(ready, 1, "a"));
+    const [claim] = await env.DB.batch(claimStatements(env.DB, [ready.uploadId], "claim-1", T0, T0 - 120_000));
+    expect(claim?.meta.changes).toBe(1);
+    expect(claim?.meta.rows_read).toBeLessThan(idle.length / 4);
   });
 
   it("lets a claim whose lease ran out be taken over, and not before", async () => {
