@@ -193,12 +193,21 @@ describe("readiness to complete", () => {
   });
 
   it("reads rows in proportion to the uploads it claims, not to the uploads open", async () => {
-    const idle = await Promise.all(Array.from({ length: 40 }, () => openUpload(2)));
-    const ready = await openUpload(1);
-    await recordIngestedPart(env.DB, part(ready, 1, "a"));
-    const [claim] = await env.DB.batch(claimStatements(env.DB, [ready.uploadId], "claim-1", T0, T0 - 120_000));
-    expect(claim?.meta.changes).toBe(1);
-    expect(claim?.meta.rows_read).toBeLessThan(idle.length / 4);
+    const claimOneReady = async (claimId: string) => {
+      const ready = await openUpload(1);
+      await recordIngestedPart(env.DB, part(ready, 1, "a"));
+      const [claim] = await env.DB.batch(claimStatements(env.DB, [ready.uploadId], claimId, T0, T0 - 120_000));
+      expect(claim?.meta.changes).toBe(1);
+      return claim?.meta.rows_read;
+    };
+    await Promise.all(Array.from({ length: 10 }, () => openUpload(2)));
+    const amongFew = await claimOneReady("claim-among-few");
+    const moreOpen = 40;
+    await Promise.all(Array.from({ length: moreOpen }, () => openUpload(2)));
+    const amongMany = await claimOneReady("claim-among-many");
+    // A claim reads about ten rows (its upload, the upload's parts, index entries); one that
+    // scanned the open uploads would read every one of the 40 more.
+    expect((amongMany ?? Number.NaN) - (amongFew ?? Number.NaN)).toBeLessThan(moreOpen / 4);
   });
 
   it("lets a claim whose lease ran out be taken over, and not before", async () => {
