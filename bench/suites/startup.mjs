@@ -116,10 +116,15 @@ export async function bundleAndColdStart(ctx) {
       for (const worker of order) {
         // A fresh runtime from the already-built bundle, so the time is the runtime's, not esbuild's.
         const started = performance.now();
-        const secrets = worker.id === "producer" || worker.emptyOf === "producer" ? { secrets: PRODUCT_SECRETS } : {};
+        // The producer and its empty twin take its secrets and its CONSOLE binding's target.
+        const producerLike = worker.id === "producer" || worker.emptyOf === "producer";
         const harness = await startHarness([
-          { configPath: worker.config, prebuiltWorkerDir: path.join(scratch, worker.id), ...secrets },
-          ...(secrets.secrets === undefined ? [] : CONSOLE_WORKERS),
+          {
+            configPath: worker.config,
+            prebuiltWorkerDir: path.join(scratch, worker.id),
+            ...(producerLike ? { secrets: PRODUCT_SECRETS } : {}),
+          },
+          ...(producerLike ? CONSOLE_WORKERS : []),
         ]);
         const listen = performance.now() - started;
         try {
